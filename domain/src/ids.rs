@@ -1,0 +1,173 @@
+//! Prefixed, time-sortable identifiers (`inq_01J…`) for every model.
+//!
+//! A generated id is its prefix plus the 26-character Crockford base32 form of a UUIDv7, so ids
+//! sort by creation time as plain strings and cursor pagination can order by id.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use thiserror::Error;
+
+/// Why a string is not an id of the expected kind.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("`{value}` is not a valid {kind} id (expected `{prefix}` followed by letters and digits)")]
+pub struct InvalidId {
+    pub kind: &'static str,
+    pub prefix: &'static str,
+    pub value: String,
+}
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// Encodes 128 bits as 26 Crockford base32 characters (most significant first, so order is kept).
+pub fn encode_base32_128(value: u128) -> String {
+    let mut out = [0u8; 26];
+    for (index, slot) in out.iter_mut().enumerate() {
+        let shift = 125 - 5 * index as i32;
+        let digit = if shift >= 0 { (value >> shift) & 0x1f } else { (value << 3) & 0x1f };
+        *slot = CROCKFORD[digit as usize];
+    }
+    out.iter().map(|&b| b as char).collect()
+}
+
+/// A fresh time-sortable suffix: UUIDv7 in Crockford base32.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn new_suffix() -> String {
+    encode_base32_128(uuid::Uuid::now_v7().as_u128())
+}
+
+fn valid_suffix(suffix: &str) -> bool {
+    !suffix.is_empty()
+        && suffix.len() <= 64
+        && suffix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+macro_rules! prefixed_id {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal, $kind:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// The id's prefix, including the underscore.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A new id, unique and ordered after every id made before it.
+            #[cfg(not(target_arch = "wasm32"))]
+            #[allow(clippy::new_without_default)]
+            pub fn new() -> Self {
+                Self(format!("{}{}", $prefix, new_suffix()))
+            }
+
+            /// Parses an id, refusing other prefixes and characters.
+            pub fn parse(value: &str) -> Result<Self, InvalidId> {
+                match value.strip_prefix($prefix) {
+                    Some(suffix) if valid_suffix(suffix) => Ok(Self(value.to_owned())),
+                    _ => Err(InvalidId { kind: $kind, prefix: $prefix, value: value.chars().take(80).collect() }),
+                }
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                Self::parse(value)
+            }
+        }
+    };
+}
+
+prefixed_id!(
+    /// An inquiry: one attempt of one individual to verify their identity.
+    InquiryId, "inq_", "inquiry"
+);
+prefixed_id!(
+    /// An inquiry template (configuration authored in a TOML file).
+    TemplateId, "itmpl_", "inquiry template"
+);
+prefixed_id!(
+    /// One content version of a template; derived from the template's content.
+    TemplateVersionId, "itmplv_", "inquiry template version"
+);
+prefixed_id!(
+    /// One run of one check family on what the individual provided.
+    VerificationId, "ver_", "verification"
+);
+prefixed_id!(
+    /// A document provided by the individual (e.g. a government ID photo).
+    DocumentId, "doc_", "document"
+);
+prefixed_id!(
+    /// An account in the organization's own system.
+    AccountId, "act_", "account"
+);
+prefixed_id!(
+    /// An immutable record of a status change.
+    EventId, "evt_", "event"
+);
+prefixed_id!(
+    /// The individual's session on one inquiry (its token is separate and secret).
+    SessionId, "ses_", "session"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_have_their_prefix_and_parse_back() {
+        let id = InquiryId::new();
+        assert!(id.as_str().starts_with("inq_"));
+        assert_eq!(id.as_str().len(), 4 + 26);
+        assert_eq!(InquiryId::parse(id.as_str()), Ok(id));
+    }
+
+    #[test]
+    fn ids_sort_by_creation_time() {
+        let ids: Vec<InquiryId> = (0..200).map(|_| InquiryId::new()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+    }
+
+    #[test]
+    fn wrong_prefixes_and_characters_are_refused() {
+        assert!(InquiryId::parse("ver_01ABC").is_err());
+        assert!(InquiryId::parse("inq_").is_err());
+        assert!(InquiryId::parse("inq_abc def").is_err());
+        assert!(InquiryId::parse("inq_<script>").is_err());
+        assert!(TemplateId::parse("itmpl_basic_kyc").is_ok());
+    }
+
+    #[test]
+    fn base32_keeps_numeric_order() {
+        let values = [0u128, 1, 31, 32, u64::MAX as u128, u128::MAX - 1, u128::MAX];
+        for pair in values.windows(2) {
+            assert!(encode_base32_128(pair[0]) < encode_base32_128(pair[1]));
+        }
+    }
+}

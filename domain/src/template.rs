@@ -1,0 +1,310 @@
+//! Inquiry templates: what to collect, which verifications to run, and how the inquiry expires.
+//!
+//! Templates are authored as TOML files (kebab-case keys); the server derives a version id from
+//! the content and every inquiry pins the version it was created from.
+
+use crate::checks::{CheckName, CheckRequirement};
+use crate::fields::{BirthDate, CountryCode, FieldError, PersonName};
+use crate::ids::TemplateId;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use thiserror::Error;
+use time::Date;
+
+/// A template as written in its file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Template {
+    pub id: TemplateId,
+    /// The operator's name for it.
+    pub name: String,
+    /// The heading the individual sees on the start screen.
+    #[serde(default = "default_title")]
+    pub title: String,
+    /// One or two sentences under the heading.
+    #[serde(default)]
+    pub description: String,
+    /// Hours from creation until an open inquiry expires.
+    #[serde(default = "default_expires_after_hours")]
+    pub expires_after_hours: u32,
+    #[serde(default)]
+    pub fields: Vec<FieldSpec>,
+    #[serde(default)]
+    pub verifications: Vec<VerificationSpec>,
+}
+
+fn default_title() -> String {
+    "Verify your identity".to_owned()
+}
+
+fn default_expires_after_hours() -> u32 {
+    24
+}
+
+/// The kind of value a field holds, which decides its validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FieldKind {
+    /// A person's name ([`PersonName`]).
+    Name,
+    /// A date of birth ([`BirthDate`]), optionally with a minimum age.
+    Birthdate,
+    /// An ISO 3166-1 alpha-2 country ([`CountryCode`]).
+    Country,
+}
+
+/// One field the individual fills in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FieldSpec {
+    /// The API key of the field, e.g. `name-first`.
+    pub key: String,
+    /// The label shown to the person, e.g. `First name`.
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: FieldKind,
+    #[serde(default = "default_true")]
+    pub required: bool,
+    /// For birthdates: the youngest age allowed.
+    #[serde(default)]
+    pub minimum_age: Option<u8>,
+    /// Autocomplete hint for browsers (`given-name`, `family-name`, `bday`).
+    #[serde(default)]
+    pub autocomplete: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A family of checks the template runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerificationKind {
+    GovernmentId,
+}
+
+impl VerificationKind {
+    /// The wire name, e.g. `government-id`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerificationKind::GovernmentId => "government-id",
+        }
+    }
+}
+
+/// One verification the template runs, with its options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct VerificationSpec {
+    #[serde(rename = "type")]
+    pub kind: VerificationKind,
+    /// Attempts allowed before the inquiry fails.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u8,
+    /// Per-check requirement overrides; checks not named are required.
+    #[serde(default)]
+    pub checks: BTreeMap<String, CheckRequirement>,
+}
+
+fn default_max_attempts() -> u8 {
+    3
+}
+
+impl VerificationSpec {
+    /// Whether the named check is required by this template.
+    pub fn requirement(&self, check: CheckName) -> CheckRequirement {
+        self.checks.get(check.as_str()).copied().unwrap_or_default()
+    }
+}
+
+/// A template that does not make sense.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TemplateError {
+    #[error("field key `{0}` is used twice")]
+    DuplicateField(String),
+    #[error("field key `{0}` must be lower-case letters, digits and hyphens")]
+    BadFieldKey(String),
+    #[error("`minimum-age` is only allowed on birthdate fields (field `{0}`)")]
+    MinimumAgeOnNonDate(String),
+    #[error("verification `{0}` must allow between 1 and 10 attempts")]
+    BadMaxAttempts(&'static str),
+    #[error("unknown check `{0}` in verification options")]
+    UnknownCheck(String),
+    #[error("`expires-after-hours` must be between 1 and 8760")]
+    BadExpiry,
+    #[error("the template's name and title must not be empty")]
+    EmptyName,
+}
+
+impl Template {
+    /// Checks the rules that serde cannot express.
+    pub fn validate(&self) -> Result<(), TemplateError> {
+        if self.name.trim().is_empty() || self.title.trim().is_empty() {
+            return Err(TemplateError::EmptyName);
+        }
+        if !(1..=8760).contains(&self.expires_after_hours) {
+            return Err(TemplateError::BadExpiry);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for field in &self.fields {
+            let key_ok = !field.key.is_empty()
+                && field.key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !key_ok {
+                return Err(TemplateError::BadFieldKey(field.key.clone()));
+            }
+            if !seen.insert(field.key.as_str()) {
+                return Err(TemplateError::DuplicateField(field.key.clone()));
+            }
+            if field.minimum_age.is_some() && field.kind != FieldKind::Birthdate {
+                return Err(TemplateError::MinimumAgeOnNonDate(field.key.clone()));
+            }
+        }
+        for verification in &self.verifications {
+            if !(1..=10).contains(&verification.max_attempts) {
+                return Err(TemplateError::BadMaxAttempts(verification.kind.as_str()));
+            }
+            if let Some(unknown) = verification.checks.keys().find(|name| CheckName::parse(name).is_none()) {
+                return Err(TemplateError::UnknownCheck(unknown.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates raw typed values against the template's fields. Returns the normalized values of
+    /// every field, or the error of each field that was refused.
+    pub fn validate_fields(
+        &self,
+        raw: &BTreeMap<String, String>,
+        today: Date,
+    ) -> Result<BTreeMap<String, String>, BTreeMap<String, FieldError>> {
+        let mut values = BTreeMap::new();
+        let mut errors = BTreeMap::new();
+        for field in &self.fields {
+            let value = raw.get(&field.key).map(String::as_str).unwrap_or("");
+            match field.validate(value, today) {
+                Ok(Some(normalized)) => {
+                    values.insert(field.key.clone(), normalized);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    errors.insert(field.key.clone(), error);
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(values)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Looks up a field by key.
+    pub fn field(&self, key: &str) -> Option<&FieldSpec> {
+        self.fields.iter().find(|field| field.key == key)
+    }
+}
+
+impl FieldSpec {
+    /// Validates one value; `Ok(None)` for an optional field left empty.
+    pub fn validate(&self, raw: &str, today: Date) -> Result<Option<String>, FieldError> {
+        let label = self.label.to_lowercase();
+        if raw.trim().is_empty() && !self.required {
+            return Ok(None);
+        }
+        match self.kind {
+            FieldKind::Name => PersonName::parse(raw, &label).map(|name| Some(name.as_str().to_owned())),
+            FieldKind::Birthdate => {
+                let date = BirthDate::parse(raw, today, &label)?;
+                let date = match self.minimum_age {
+                    Some(age) => date.require_age(age, today)?,
+                    None => date,
+                };
+                Ok(Some(date.to_string()))
+            }
+            FieldKind::Country => CountryCode::parse(raw).map(|code| Some(code.as_str().to_owned())),
+        }
+    }
+
+    /// The HTML input type for this field.
+    pub fn input_type(&self) -> &'static str {
+        match self.kind {
+            FieldKind::Name | FieldKind::Country => "text",
+            FieldKind::Birthdate => "date",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    fn kyc() -> Template {
+        Template {
+            id: TemplateId::parse("itmpl_test").unwrap(),
+            name: "KYC".into(),
+            title: default_title(),
+            description: String::new(),
+            expires_after_hours: 24,
+            fields: vec![
+                FieldSpec {
+                    key: "name-first".into(),
+                    label: "First name".into(),
+                    kind: FieldKind::Name,
+                    required: true,
+                    minimum_age: None,
+                    autocomplete: None,
+                },
+                FieldSpec {
+                    key: "birthdate".into(),
+                    label: "Date of birth".into(),
+                    kind: FieldKind::Birthdate,
+                    required: true,
+                    minimum_age: Some(18),
+                    autocomplete: None,
+                },
+            ],
+            verifications: vec![VerificationSpec {
+                kind: VerificationKind::GovernmentId,
+                max_attempts: 3,
+                checks: BTreeMap::new(),
+            }],
+        }
+    }
+
+    fn raw(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn valid_fields_are_normalized() {
+        let values = kyc()
+            .validate_fields(&raw(&[("name-first", " Jane "), ("birthdate", "1990-01-31")]), date!(2026 - 11 - 27))
+            .unwrap();
+        assert_eq!(values, raw(&[("name-first", "Jane"), ("birthdate", "1990-01-31")]));
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_with_its_key() {
+        let errors = kyc()
+            .validate_fields(&raw(&[("birthdate", "2015-01-01")]), date!(2026 - 11 - 27))
+            .unwrap_err();
+        assert_eq!(errors["name-first"], FieldError::Missing { label: "first name".into() });
+        assert_eq!(errors["birthdate"], FieldError::TooYoung { minimum_age: 18 });
+    }
+
+    #[test]
+    fn template_rules_are_enforced() {
+        let mut template = kyc();
+        assert_eq!(template.validate(), Ok(()));
+        template.fields[1].key = "name-first".into();
+        assert_eq!(template.validate(), Err(TemplateError::DuplicateField("name-first".into())));
+        let mut template = kyc();
+        template.verifications[0].checks.insert("id_made_up".into(), CheckRequirement::Required);
+        assert_eq!(template.validate(), Err(TemplateError::UnknownCheck("id_made_up".into())));
+        let mut template = kyc();
+        template.verifications[0].max_attempts = 0;
+        assert!(template.validate().is_err());
+    }
+}

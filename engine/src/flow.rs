@@ -1,0 +1,531 @@
+//! The engine's services for the individual's flow: create an inquiry from a template, open it
+//! with a session token, take the details and the ID photo, and say which step comes next.
+
+use crate::clock::{Clock, SystemClock};
+use crate::documents::DocumentStorage;
+use crate::error::EngineError;
+use crate::lifecycle;
+use crate::records::{DocumentRecord, InquiryRecord, SessionRecord, VerificationRecord};
+use crate::store::{SqliteStore, Store, Write};
+use crate::templates::{TemplateRegistry, TemplateVersion};
+use anyhow::Context;
+use base64::Engine as _;
+use bytes::Bytes;
+use checks::{ImageKind, QualityPolicy};
+use domain::checks::CheckResult;
+use domain::flow::{FieldView, FlowStep, FlowView, StartView};
+use domain::ids::{DocumentId, InquiryId, SessionId, TemplateId, VerificationId};
+use domain::inquiry::{InquiryCause, InquiryStatus};
+use domain::template::{Template, VerificationKind, VerificationSpec};
+use domain::verification::{VerificationCause, VerificationStatus};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+/// Limits and policies of one engine.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// The largest document upload accepted.
+    pub max_upload_bytes: u64,
+    /// Image quality thresholds for ID photos.
+    pub quality: QualityPolicy,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings { max_upload_bytes: 15 * 1024 * 1024, quality: QualityPolicy::default() }
+    }
+}
+
+/// What creating an inquiry returns: the inquiry and the one secret that opens it.
+#[derive(Debug, Clone)]
+pub struct CreatedInquiry {
+    pub inquiry: InquiryRecord,
+    /// Shown once; only its hash is stored.
+    pub session_token: String,
+}
+
+/// Input for creating an inquiry.
+#[derive(Debug, Clone, Default)]
+pub struct NewInquiry {
+    pub template_id: Option<TemplateId>,
+    pub reference_id: Option<String>,
+    /// Values the organization already knows; shown to the person to confirm.
+    pub prefill: BTreeMap<String, String>,
+}
+
+/// The result of submitting the details step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldsOutcome {
+    /// Accepted; the inquiry is pending.
+    Accepted,
+    /// Refused; what was typed is kept and each field says why.
+    Invalid(BTreeMap<String, String>),
+}
+
+/// The result of one ID photo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GovernmentIdOutcome {
+    pub verification_id: VerificationId,
+    pub status: VerificationStatus,
+    pub inquiry_status: InquiryStatus,
+    pub checks: Vec<CheckResult>,
+}
+
+/// The engine: one per process, shared by every front door.
+#[derive(Clone)]
+pub struct Engine {
+    store: Arc<dyn Store>,
+    templates: TemplateRegistry,
+    documents: DocumentStorage,
+    clock: Arc<dyn Clock>,
+    settings: EngineSettings,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+const SESSION_TOKEN_PREFIX: &str = "vst_";
+
+fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_session_token() -> String {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    format!("{SESSION_TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret))
+}
+
+fn extension_of(kind: ImageKind) -> &'static str {
+    match kind {
+        ImageKind::Jpeg => "jpg",
+        ImageKind::Png => "png",
+        ImageKind::Webp => "webp",
+    }
+}
+
+fn government_id_spec(template: &Template) -> Option<&VerificationSpec> {
+    template.verifications.iter().find(|spec| spec.kind == VerificationKind::GovernmentId)
+}
+
+impl Engine {
+    /// An engine over the given parts.
+    pub fn new(
+        store: Arc<dyn Store>,
+        templates: TemplateRegistry,
+        documents: DocumentStorage,
+        clock: Arc<dyn Clock>,
+        settings: EngineSettings,
+    ) -> Engine {
+        Engine { store, templates, documents, clock, settings }
+    }
+
+    /// The embedded default: `<data_dir>/verity.sqlite3` and `<data_dir>/documents/`, templates from
+    /// `templates_dir`. Migrations run now; a failed one is an error the process must stop on.
+    pub async fn open_local(
+        data_dir: &Path,
+        database_url: Option<&str>,
+        templates_dir: &Path,
+        clock: Arc<dyn Clock>,
+        settings: EngineSettings,
+    ) -> anyhow::Result<Engine> {
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating the data folder {}", data_dir.display()))?;
+        let store = match database_url {
+            Some(url) if url.starts_with("sqlite:") => SqliteStore::open_url(url).await?,
+            Some(_) => anyhow::bail!("only sqlite:// database URLs are supported in this version"),
+            None => SqliteStore::open(&data_dir.join("verity.sqlite3")).await?,
+        };
+        let templates = TemplateRegistry::load_dir(templates_dir)?;
+        templates.persist(&store, clock.as_ref()).await?;
+        let documents = DocumentStorage::local(&data_dir.join("documents"))?;
+        Ok(Engine::new(Arc::new(store), templates, documents, clock, settings))
+    }
+
+    /// An engine on the system clock with default settings.
+    pub async fn open_default(data_dir: &Path, templates_dir: &Path) -> anyhow::Result<Engine> {
+        Engine::open_local(data_dir, None, templates_dir, Arc::new(SystemClock), EngineSettings::default()).await
+    }
+
+    /// The loaded templates.
+    pub fn templates(&self) -> &TemplateRegistry {
+        &self.templates
+    }
+
+    /// The limits in force.
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// Now, by the injected clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ready(&self) -> Result<(), EngineError> {
+        self.store.ping().await.map_err(EngineError::from)
+    }
+
+    /// The start screen of a template (a GET creates nothing).
+    pub fn start_view(&self, template_id: &TemplateId) -> Result<StartView, EngineError> {
+        let version = self.templates.current(template_id).ok_or(EngineError::NotFound { kind: "inquiry template" })?;
+        let template = &version.template;
+        let mut steps = Vec::new();
+        if !template.fields.is_empty() {
+            steps.push("Your details".to_owned());
+        }
+        if government_id_spec(template).is_some() {
+            steps.push("A photo of your ID".to_owned());
+        }
+        Ok(StartView {
+            template_id: template.id.to_string(),
+            title: template.title.clone(),
+            description: template.description.clone(),
+            steps,
+        })
+    }
+
+    /// Creates an inquiry (`created`, with `inquiry.created`) and a session for it.
+    pub async fn create_inquiry(&self, input: NewInquiry) -> Result<CreatedInquiry, EngineError> {
+        let template_id = input.template_id.ok_or(EngineError::InvalidInput("an inquiry template id is required".into()))?;
+        let version = self.templates.current(&template_id).ok_or(EngineError::NotFound { kind: "inquiry template" })?;
+        if let Some(reference) = &input.reference_id {
+            if reference.is_empty() || reference.chars().count() > 255 || reference.chars().any(char::is_control) {
+                return Err(EngineError::InvalidInput("reference-id must be 1 to 255 printable characters".into()));
+            }
+        }
+        let prefill: BTreeMap<String, String> = input
+            .prefill
+            .into_iter()
+            .filter(|(key, _)| version.template.field(key).is_some())
+            .map(|(key, value)| (key, value.chars().take(200).collect()))
+            .collect();
+        let now = self.clock.now();
+        let expires_at = now + Duration::hours(i64::from(version.template.expires_after_hours));
+        let inquiry = InquiryRecord {
+            id: InquiryId::new(),
+            template_id: version.template.id.clone(),
+            template_version_id: version.version_id.clone(),
+            status: InquiryStatus::INITIAL,
+            reference_id: input.reference_id,
+            fields: prefill,
+            field_draft: None,
+            fields_submitted_at: None,
+            created_at: now,
+            started_at: None,
+            completed_at: None,
+            failed_at: None,
+            expired_at: None,
+            decisioned_at: None,
+            redacted_at: None,
+            expires_at,
+            updated_at: now,
+        };
+        let session_token = new_session_token();
+        let mut writes = lifecycle::create_inquiry(inquiry.clone());
+        writes.push(Write::InsertSession(SessionRecord {
+            id: SessionId::new(),
+            inquiry_id: inquiry.id.clone(),
+            token_hash: hash_token(&session_token),
+            created_at: now,
+            expires_at,
+            revoked_at: None,
+        }));
+        self.store.commit(writes).await?;
+        tracing::info!(inquiry.id = %inquiry.id, template.id = %inquiry.template_id, "inquiry created");
+        Ok(CreatedInquiry { inquiry, session_token })
+    }
+
+    /// Opens an inquiry with a session token: the token must belong to exactly this inquiry and
+    /// be neither revoked nor past its time. Expiry is applied on the way.
+    pub async fn open_with_session(&self, inquiry_id: &InquiryId, token: &str) -> Result<InquiryRecord, EngineError> {
+        if !token.starts_with(SESSION_TOKEN_PREFIX) {
+            return Err(EngineError::Unauthorized);
+        }
+        let session = self.store.session_by_token_hash(&hash_token(token)).await?.ok_or(EngineError::Unauthorized)?;
+        if &session.inquiry_id != inquiry_id || session.revoked_at.is_some() {
+            return Err(EngineError::Unauthorized);
+        }
+        self.touch(inquiry_id).await
+    }
+
+    /// Loads an inquiry, expiring it first when its time has passed.
+    pub async fn touch(&self, inquiry_id: &InquiryId) -> Result<InquiryRecord, EngineError> {
+        let inquiry = self.store.inquiry(inquiry_id).await?.ok_or(EngineError::NotFound { kind: "inquiry" })?;
+        let now = self.clock.now();
+        if inquiry.status.is_open() && now >= inquiry.expires_at {
+            match lifecycle::apply_inquiry_cause(self.store.as_ref(), &inquiry, InquiryCause::Expire, now).await {
+                Ok(()) | Err(EngineError::Conflict { .. }) => {}
+                Err(other) => return Err(other),
+            }
+            tracing::info!(inquiry.id = %inquiry.id, "inquiry expired");
+            return self.store.inquiry(inquiry_id).await?.ok_or(EngineError::NotFound { kind: "inquiry" });
+        }
+        Ok(inquiry)
+    }
+
+    /// Expires every open inquiry whose time has passed; returns how many it expired.
+    pub async fn expire_overdue(&self) -> Result<usize, EngineError> {
+        let mut expired = 0;
+        for id in self.store.overdue_inquiries(self.clock.now(), 500).await? {
+            if self.touch(&id).await?.status == InquiryStatus::Expired {
+                expired += 1;
+            }
+        }
+        Ok(expired)
+    }
+
+    async fn template_of(&self, inquiry: &InquiryRecord) -> Result<Arc<TemplateVersion>, EngineError> {
+        Ok(self.templates.version(self.store.as_ref(), &inquiry.template_version_id).await?)
+    }
+
+    /// Takes the details step. Valid values move the inquiry from `created` to `pending`
+    /// (`inquiry.started`) in the same transaction that saves them; refused values are kept as a
+    /// draft so the person sees what they typed next to the reasons.
+    pub async fn submit_fields(
+        &self,
+        inquiry_id: &InquiryId,
+        raw: BTreeMap<String, String>,
+    ) -> Result<FieldsOutcome, EngineError> {
+        let inquiry = self.touch(inquiry_id).await?;
+        if inquiry.fields_submitted_at.is_some() {
+            return Err(EngineError::WrongStep("your details were already received"));
+        }
+        if !inquiry.status.is_open() {
+            return Err(EngineError::WrongStep("this verification is finished"));
+        }
+        let version = self.template_of(&inquiry).await?;
+        let now = self.clock.now();
+        match version.template.validate_fields(&raw, now.date()) {
+            Ok(values) => {
+                let mut writes = vec![Write::SubmitInquiryFields { id: inquiry.id.clone(), fields: values, at: now }];
+                if inquiry.status == InquiryStatus::Created {
+                    writes.extend(lifecycle::transition_inquiry(&inquiry, InquiryCause::Start, now)?);
+                }
+                lifecycle::commit(self.store.as_ref(), &inquiry, writes).await?;
+                tracing::info!(inquiry.id = %inquiry.id, "details accepted");
+                Ok(FieldsOutcome::Accepted)
+            }
+            Err(errors) => {
+                let draft = version
+                    .template
+                    .fields
+                    .iter()
+                    .map(|field| {
+                        let value = raw.get(&field.key).map(String::as_str).unwrap_or("");
+                        (field.key.clone(), value.chars().take(200).collect::<String>())
+                    })
+                    .collect();
+                lifecycle::commit(self.store.as_ref(), &inquiry, vec![Write::SaveFieldDraft { id: inquiry.id.clone(), draft }])
+                    .await?;
+                tracing::info!(inquiry.id = %inquiry.id, invalid_fields = errors.len(), "details refused");
+                Ok(FieldsOutcome::Invalid(errors.into_iter().map(|(key, error)| (key, error.to_string())).collect()))
+            }
+        }
+    }
+
+    /// Takes one photo of the front of a government ID, runs the checks and records the
+    /// verification; passing completes the inquiry, and failing the last allowed attempt fails it.
+    pub async fn submit_government_id(&self, inquiry_id: &InquiryId, upload: Bytes) -> Result<GovernmentIdOutcome, EngineError> {
+        if upload.len() as u64 > self.settings.max_upload_bytes {
+            return Err(EngineError::TooLarge { limit_bytes: self.settings.max_upload_bytes });
+        }
+        let inquiry = self.touch(inquiry_id).await?;
+        if inquiry.status != InquiryStatus::Pending || inquiry.fields_submitted_at.is_none() {
+            return Err(EngineError::WrongStep("the ID photo step is not open"));
+        }
+        let version = self.template_of(&inquiry).await?;
+        let spec = government_id_spec(&version.template).ok_or(EngineError::WrongStep("this template takes no ID photo"))?;
+        let previous: Vec<VerificationRecord> = self
+            .store
+            .verifications_of(&inquiry.id)
+            .await?
+            .into_iter()
+            .filter(|v| v.kind == VerificationKind::GovernmentId.as_str())
+            .collect();
+        if previous.iter().any(|v| v.status == VerificationStatus::Passed) {
+            return Err(EngineError::WrongStep("your ID photo was already accepted"));
+        }
+        let attempt = previous.len() as u32 + 1;
+        if attempt > u32::from(spec.max_attempts) {
+            return Err(EngineError::WrongStep("no attempts are left"));
+        }
+        let kind = checks::sniff_image_kind(&upload).ok_or(EngineError::UnsupportedMediaType)?;
+
+        let document_id = DocumentId::new();
+        let stored = self.documents.put(&inquiry.id, &document_id, extension_of(kind), upload.clone()).await?;
+        let policy = self.settings.quality.clone();
+        let outcomes = tokio::task::spawn_blocking(move || checks::run_id_image_checks(&upload, &policy))
+            .await
+            .context("running the ID image checks")?;
+        let results: Vec<CheckResult> = outcomes
+            .into_iter()
+            .map(|outcome| {
+                let requirement = spec.requirement(outcome.name);
+                CheckResult::from_outcome(outcome, requirement)
+            })
+            .collect();
+        let passed = !results.iter().any(CheckResult::fails_verification);
+
+        let now = self.clock.now();
+        let mut writes = vec![Write::InsertDocument(DocumentRecord {
+            id: document_id.clone(),
+            inquiry_id: inquiry.id.clone(),
+            kind: "government_id".into(),
+            side: "front".into(),
+            object_key: stored.object_key.clone(),
+            content_type: kind.mime_type().into(),
+            byte_size: stored.byte_size,
+            sha256: stored.sha256,
+            created_at: now,
+        })];
+        let mut verification = VerificationRecord {
+            id: VerificationId::new(),
+            inquiry_id: inquiry.id.clone(),
+            kind: VerificationKind::GovernmentId.as_str().into(),
+            attempt,
+            status: VerificationStatus::INITIAL,
+            document_id: Some(document_id),
+            checks: Vec::new(),
+            created_at: now,
+            submitted_at: None,
+            completed_at: None,
+        };
+        writes.extend(lifecycle::create_verification(verification.clone()));
+        writes.extend(lifecycle::transition_verification(&mut verification, VerificationCause::Submit, now, None)?);
+        let verdict = if passed { VerificationCause::Pass } else { VerificationCause::Fail };
+        writes.extend(lifecycle::transition_verification(&mut verification, verdict, now, Some(results.clone()))?);
+        let inquiry_cause = if passed {
+            Some(InquiryCause::Complete)
+        } else if attempt >= u32::from(spec.max_attempts) {
+            Some(InquiryCause::Fail)
+        } else {
+            None
+        };
+        let mut inquiry_status = inquiry.status;
+        if let Some(cause) = inquiry_cause {
+            writes.extend(lifecycle::transition_inquiry(&inquiry, cause, now)?);
+            inquiry_status = domain::inquiry::transition(inquiry.status, cause)?.to;
+        }
+        if let Err(error) = lifecycle::commit(self.store.as_ref(), &inquiry, writes).await {
+            if let Err(cleanup) = self.documents.delete(&stored.object_key).await {
+                tracing::warn!(inquiry.id = %inquiry.id, error = %cleanup, "could not remove an unreferenced document file");
+            }
+            return Err(error);
+        }
+        tracing::info!(
+            inquiry.id = %inquiry.id,
+            verification.id = %verification.id,
+            verification.status = %verification.status,
+            attempt,
+            "government id checked"
+        );
+        Ok(GovernmentIdOutcome {
+            verification_id: verification.id,
+            status: verification.status,
+            inquiry_status,
+            checks: results,
+        })
+    }
+
+    /// Which step the person is on, with everything the page needs to render it.
+    pub async fn flow_view(&self, inquiry: &InquiryRecord) -> Result<FlowView, EngineError> {
+        let version = self.template_of(inquiry).await?;
+        let template = &version.template;
+        let verifications = self.store.verifications_of(&inquiry.id).await?;
+        let failure_hints = |v: &VerificationRecord| -> Vec<String> {
+            let mut hints: Vec<String> = v
+                .checks
+                .iter()
+                .filter(|check| check.fails_verification())
+                .filter_map(|check| check.name.retry_hint())
+                .map(str::to_owned)
+                .collect();
+            hints.dedup();
+            hints
+        };
+        let step = match inquiry.status {
+            InquiryStatus::Expired => FlowStep::Expired,
+            InquiryStatus::Failed => FlowStep::Failed {
+                hints: verifications.last().map(failure_hints).unwrap_or_default(),
+            },
+            InquiryStatus::Completed | InquiryStatus::NeedsReview | InquiryStatus::Approved | InquiryStatus::Declined => {
+                FlowStep::Completed
+            }
+            InquiryStatus::Created | InquiryStatus::Pending if inquiry.fields_submitted_at.is_none() => {
+                let today = self.clock.now().date();
+                let fields = template
+                    .fields
+                    .iter()
+                    .map(|field| {
+                        let drafted = inquiry.field_draft.as_ref().and_then(|draft| draft.get(&field.key));
+                        let value = drafted.or_else(|| inquiry.fields.get(&field.key)).cloned().unwrap_or_default();
+                        let error = drafted.and_then(|value| field.validate(value, today).err()).map(|e| e.to_string());
+                        FieldView {
+                            key: field.key.clone(),
+                            label: field.label.clone(),
+                            input_type: field.input_type().to_owned(),
+                            autocomplete: field.autocomplete.clone(),
+                            required: field.required,
+                            minimum_age: field.minimum_age,
+                            value,
+                            error,
+                        }
+                    })
+                    .collect();
+                FlowStep::Details { fields }
+            }
+            InquiryStatus::Created | InquiryStatus::Pending => match government_id_spec(template) {
+                Some(spec) => {
+                    let attempts: Vec<&VerificationRecord> = verifications
+                        .iter()
+                        .filter(|v| v.kind == VerificationKind::GovernmentId.as_str())
+                        .collect();
+                    FlowStep::GovernmentId {
+                        attempt: u8::try_from(attempts.len() + 1).unwrap_or(u8::MAX),
+                        max_attempts: spec.max_attempts,
+                        hints: attempts.last().map(|v| failure_hints(v)).unwrap_or_default(),
+                        max_upload_bytes: self.settings.max_upload_bytes,
+                    }
+                }
+                None => FlowStep::Completed,
+            },
+        };
+        Ok(FlowView { inquiry_id: inquiry.id.to_string(), title: template.title.clone(), step })
+    }
+
+    /// Events about an inquiry, oldest first (for tests, the API and the dashboard).
+    pub async fn events_of(&self, inquiry_id: &InquiryId) -> Result<Vec<crate::records::EventRecord>, EngineError> {
+        Ok(self.store.events_of(inquiry_id).await?)
+    }
+
+    /// Verifications of an inquiry, oldest first.
+    pub async fn verifications_of(&self, inquiry_id: &InquiryId) -> Result<Vec<VerificationRecord>, EngineError> {
+        Ok(self.store.verifications_of(inquiry_id).await?)
+    }
+
+    /// Documents of an inquiry, oldest first.
+    pub async fn documents_of(&self, inquiry_id: &InquiryId) -> Result<Vec<DocumentRecord>, EngineError> {
+        Ok(self.store.documents_of(inquiry_id).await?)
+    }
+
+    /// The stored bytes of a document.
+    pub async fn document_bytes(&self, document: &DocumentRecord) -> Result<Bytes, EngineError> {
+        Ok(self.documents.get(&document.object_key).await?)
+    }
+
+    /// Applies an organization's or the scheduler's cause (approve, decline, mark for review,
+    /// expire) through the lifecycle service.
+    pub async fn apply_cause(&self, inquiry_id: &InquiryId, cause: InquiryCause) -> Result<InquiryRecord, EngineError> {
+        let inquiry = self.touch(inquiry_id).await?;
+        lifecycle::apply_inquiry_cause(self.store.as_ref(), &inquiry, cause, self.clock.now()).await?;
+        self.store.inquiry(inquiry_id).await?.ok_or(EngineError::NotFound { kind: "inquiry" })
+    }
+}

@@ -1,0 +1,17 @@
+//! Verity's engine: the services behind every front door (flow, REST API, dashboard).
+//!
+//! Everything that changes an inquiry or a verification goes through [`lifecycle`]; storage sits
+//! behind [`store::Store`] so SQLite (the default) and PostgreSQL can share one test suite.
+
+pub mod clock;
+pub mod documents;
+pub mod error;
+pub mod flow;
+pub mod lifecycle;
+pub mod records;
+pub mod store;
+pub mod templates;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::EngineError;
+pub use flow::{Engine, EngineSettings};

@@ -1,0 +1,119 @@
+//! The lifecycle service: the only code that changes a status.
+//!
+//! Each function asks the domain's transition function whether a change is legal and returns the
+//! guarded status write together with its event, so that callers commit both in one transaction.
+
+use crate::error::EngineError;
+use crate::records::{InquiryRecord, VerificationRecord};
+use crate::store::{NewEvent, Store, StoreError, Write};
+use domain::checks::CheckResult;
+use domain::ids::EventId;
+use domain::inquiry::{self, InquiryCause, InquiryStatus, INQUIRY_CREATED_EVENT};
+use domain::verification::{self, VerificationCause, VERIFICATION_CREATED_EVENT};
+use serde_json::json;
+use time::OffsetDateTime;
+
+fn inquiry_event(inquiry: &InquiryRecord, name: &'static str, from: Option<InquiryStatus>, to: InquiryStatus, at: OffsetDateTime) -> Write {
+    Write::InsertEvent(NewEvent {
+        id: EventId::new(),
+        name,
+        object_type: "inquiry",
+        object_id: inquiry.id.to_string(),
+        inquiry_id: inquiry.id.clone(),
+        payload: json!({ "status": to.as_str(), "previous-status": from.map(InquiryStatus::as_str) }),
+        created_at: at,
+    })
+}
+
+/// Writes that create an inquiry in its initial status with its `inquiry.created` event.
+pub fn create_inquiry(inquiry: InquiryRecord) -> Vec<Write> {
+    debug_assert_eq!(inquiry.status, InquiryStatus::INITIAL);
+    let event = inquiry_event(&inquiry, INQUIRY_CREATED_EVENT, None, InquiryStatus::INITIAL, inquiry.created_at);
+    vec![Write::InsertInquiry(inquiry), event]
+}
+
+/// The guarded status write and event for `cause` on `inquiry`, or the domain's refusal.
+pub fn transition_inquiry(
+    inquiry: &InquiryRecord,
+    cause: InquiryCause,
+    at: OffsetDateTime,
+) -> Result<Vec<Write>, EngineError> {
+    let change = inquiry::transition(inquiry.status, cause)?;
+    Ok(vec![
+        Write::TransitionInquiry { id: inquiry.id.clone(), from: change.from, to: change.to, at },
+        inquiry_event(inquiry, change.event_name, Some(change.from), change.to, at),
+    ])
+}
+
+fn verification_event(v: &VerificationRecord, name: &'static str, status: verification::VerificationStatus, at: OffsetDateTime) -> Write {
+    Write::InsertEvent(NewEvent {
+        id: EventId::new(),
+        name,
+        object_type: "verification",
+        object_id: v.id.to_string(),
+        inquiry_id: v.inquiry_id.clone(),
+        payload: json!({ "status": status.as_str(), "kind": v.kind, "attempt": v.attempt }),
+        created_at: at,
+    })
+}
+
+/// Writes that create a verification with its `verification.created` event.
+pub fn create_verification(v: VerificationRecord) -> Vec<Write> {
+    let event = verification_event(&v, VERIFICATION_CREATED_EVENT, v.status, v.created_at);
+    vec![Write::InsertVerification(v), event]
+}
+
+/// The guarded status write and event for `cause` on a verification; `v` is updated in place so
+/// that a caller can chain causes (submit, then pass) in one batch.
+pub fn transition_verification(
+    v: &mut VerificationRecord,
+    cause: VerificationCause,
+    at: OffsetDateTime,
+    checks: Option<Vec<CheckResult>>,
+) -> Result<Vec<Write>, EngineError> {
+    let change = verification::transition(v.status, cause)?;
+    v.status = change.to;
+    if let Some(checks) = &checks {
+        v.checks = checks.clone();
+    }
+    Ok(vec![
+        Write::TransitionVerification { id: v.id.clone(), from: change.from, to: change.to, at, checks },
+        verification_event(v, change.event_name, change.to, at),
+    ])
+}
+
+/// Commits a batch; a failed guard becomes [`EngineError::Conflict`] carrying the inquiry's
+/// current status, so the caller can say what happened instead.
+pub async fn commit(store: &dyn Store, inquiry: &InquiryRecord, writes: Vec<Write>) -> Result<(), EngineError> {
+    match store.commit(writes).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Conflict) => {
+            let current = store
+                .inquiry(&inquiry.id)
+                .await?
+                .map(|now| now.status)
+                .unwrap_or(inquiry.status);
+            Err(EngineError::Conflict { current })
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Applies one organization or scheduler cause to an inquiry (approve, decline, expire, …),
+/// cancelling its open verifications when it expires.
+pub async fn apply_inquiry_cause(
+    store: &dyn Store,
+    inquiry: &InquiryRecord,
+    cause: InquiryCause,
+    at: OffsetDateTime,
+) -> Result<(), EngineError> {
+    let mut writes = transition_inquiry(inquiry, cause, at)?;
+    if cause == InquiryCause::Expire {
+        for mut open in store.verifications_of(&inquiry.id).await? {
+            if matches!(open.status, verification::VerificationStatus::Created | verification::VerificationStatus::Submitted) {
+                writes.extend(transition_verification(&mut open, VerificationCause::Cancel, at, None)?);
+            }
+        }
+    }
+    commit(store, inquiry, writes).await
+}

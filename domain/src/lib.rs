@@ -2,6 +2,7 @@
 
 pub mod checks;
 pub mod fields;
+pub mod flow;
 pub mod ids;
 pub mod inquiry;
 pub mod template;

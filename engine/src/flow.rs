@@ -468,16 +468,7 @@ impl Engine {
                         let drafted = inquiry.field_draft.as_ref().and_then(|draft| draft.get(&field.key));
                         let value = drafted.or_else(|| inquiry.fields.get(&field.key)).cloned().unwrap_or_default();
                         let error = drafted.and_then(|value| field.validate(value, today).err()).map(|e| e.to_string());
-                        FieldView {
-                            key: field.key.clone(),
-                            label: field.label.clone(),
-                            input_type: field.input_type().to_owned(),
-                            autocomplete: field.autocomplete.clone(),
-                            required: field.required,
-                            minimum_age: field.minimum_age,
-                            value,
-                            error,
-                        }
+                        FieldView { spec: field.clone(), value, error }
                     })
                     .collect();
                 FlowStep::Details { fields }

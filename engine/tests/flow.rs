@@ -202,9 +202,9 @@ async fn invalid_details_are_kept_as_a_draft_with_reasons() {
     let FlowStep::Details { fields } = t.engine.flow_view(&inquiry).await.unwrap().step else {
         panic!("still on the details step");
     };
-    let first = fields.iter().find(|f| f.key == "name-first").unwrap();
+    let first = fields.iter().find(|f| f.spec.key == "name-first").unwrap();
     assert_eq!((first.value.as_str(), first.error.as_deref()), ("Jane", None));
-    let birthdate = fields.iter().find(|f| f.key == "birthdate").unwrap();
+    let birthdate = fields.iter().find(|f| f.spec.key == "birthdate").unwrap();
     assert_eq!(birthdate.value, "2030-01-01");
     assert!(birthdate.error.as_deref().unwrap().contains("past"));
     assert_eq!(event_names(&t.engine, &id).await, ["inquiry.created"]);

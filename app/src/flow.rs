@@ -1,0 +1,370 @@
+//! The `/verify` page: the start screen, the details and ID photo steps, and the end screens.
+//!
+//! Each step is a server-rendered form that works before (or without) the wasm; once hydrated,
+//! fields are checked as the person types and the photo upload shows its progress.
+
+use crate::server_fns::{error_message, load_flow, FlowPage, StartInquiry, SubmitDetails, UploadIdPhoto};
+use domain::flow::{FieldView, FlowStep, FlowView, StartView};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use server_fn::ServerFn;
+
+/// Today's date where the code runs: the browser's clock once hydrated, the server's otherwise.
+fn today() -> time::Date {
+    #[cfg(feature = "hydrate")]
+    {
+        let now = js_sys::Date::new_0();
+        let month = time::Month::try_from(now.get_month() as u8 + 1).unwrap_or(time::Month::January);
+        if let Ok(date) = time::Date::from_calendar_date(now.get_full_year() as i32, month, now.get_date() as u8) {
+            return date;
+        }
+    }
+    time::OffsetDateTime::now_utc().date()
+}
+
+/// The hosted flow: what it shows depends on the query (`inquiry-template-id` for a new
+/// inquiry, `inquiry-id` to resume, `session-token` once, `error` after a refused step).
+#[component]
+pub fn VerifyPage() -> impl IntoView {
+    let query = use_query_map();
+    let start = ServerAction::<StartInquiry>::new();
+    let details = ServerAction::<SubmitDetails>::new();
+    let uploads = RwSignal::new(0u32);
+    let page = Resource::new(
+        move || (query.get(), details.version().get(), uploads.get()),
+        |(query, _, _)| load_flow(query.get("inquiry-template-id"), query.get("inquiry-id"), query.get("session-token")),
+    );
+    let error = Memo::new(move |_| query.get().get("error"));
+    let prefill = Memo::new(move |_| {
+        query
+            .get()
+            .into_iter()
+            .filter_map(|(key, value)| {
+                let key = key.strip_prefix("fields[")?.strip_suffix(']')?.to_owned();
+                Some((key, value))
+            })
+            .collect::<Vec<(String, String)>>()
+    });
+    let reference_id = Memo::new(move |_| query.get().get("reference-id"));
+
+    view! {
+        <Suspense fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(FlowPage::Start(view)) => {
+                        view! { <StartScreen view start reference_id=reference_id.get_untracked() prefill=prefill.get_untracked()/> }.into_any()
+                    }
+                    Ok(FlowPage::Flow(flow)) => {
+                        view! { <FlowSteps flow details uploads error=error.get_untracked()/> }.into_any()
+                    }
+                    Ok(FlowPage::Problem { title, message }) => view! { <Problem title message/> }.into_any(),
+                    Err(_) => view! {
+                        <Problem
+                            title="Something went wrong".to_owned()
+                            message="We could not load this page. Please try again in a moment.".to_owned()
+                        />
+                    }
+                    .into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Problem(title: String, message: String) -> impl IntoView {
+    view! {
+        <Title text=title.clone()/>
+        <section class="card">
+            <h1>{title}</h1>
+            <p>{message}</p>
+        </section>
+    }
+}
+
+#[component]
+fn StartScreen(
+    view: StartView,
+    start: ServerAction<StartInquiry>,
+    reference_id: Option<String>,
+    prefill: Vec<(String, String)>,
+) -> impl IntoView {
+    let pending = start.pending();
+    view! {
+        <Title text=view.title.clone()/>
+        <section class="card">
+            <h1>{view.title.clone()}</h1>
+            <p>{view.description.clone()}</p>
+            <ol class="steps">
+                {view.steps.iter().map(|step| view! { <li>{step.clone()}</li> }).collect_view()}
+            </ol>
+            <ActionForm action=start>
+                <input type="hidden" name="template_id" value=view.template_id.clone()/>
+                {reference_id.map(|reference| view! { <input type="hidden" name="reference_id" value=reference/> })}
+                {prefill
+                    .into_iter()
+                    .map(|(key, value)| view! { <input type="hidden" name=format!("fields[{key}]") value=value/> })
+                    .collect_view()}
+                <button type="submit" class="primary" disabled=move || pending.get()>"Start"</button>
+            </ActionForm>
+            <p class="fine-print">"Your information is used only to verify your identity for the organization that sent you here."</p>
+        </section>
+    }
+}
+
+#[component]
+fn FlowSteps(
+    flow: FlowView,
+    details: ServerAction<SubmitDetails>,
+    uploads: RwSignal<u32>,
+    error: Option<String>,
+) -> impl IntoView {
+    let notice = error.map(|code| error_message(&code));
+    match flow.step {
+        FlowStep::Details { fields } => {
+            view! { <DetailsStep inquiry_id=flow.inquiry_id fields details notice/> }.into_any()
+        }
+        FlowStep::GovernmentId { attempt, max_attempts, hints, max_upload_bytes } => view! {
+            <IdStep inquiry_id=flow.inquiry_id attempt max_attempts hints max_upload_bytes uploads notice/>
+        }
+        .into_any(),
+        FlowStep::Completed => view! {
+            <Title text="Verification complete"/>
+            <section class="card done">
+                <h1>"Verification complete"</h1>
+                <p>"Thank you. We have everything we need. You can close this page; the organization that asked for this verification will be in touch if anything else is needed."</p>
+            </section>
+        }
+        .into_any(),
+        FlowStep::Failed { hints } => view! {
+            <Title text="We couldn't verify your identity"/>
+            <section class="card failed">
+                <h1>"We couldn't verify your identity"</h1>
+                <p>"All the allowed attempts were used, so this verification has ended."</p>
+                {(!hints.is_empty()).then(|| view! {
+                    <p>"What went wrong with the last photo:"</p>
+                    <ul>{hints.into_iter().map(|hint| view! { <li>{hint}</li> }).collect_view()}</ul>
+                })}
+                <p>"To try again, ask the organization that sent you here for a new verification link."</p>
+            </section>
+        }
+        .into_any(),
+        FlowStep::Expired => view! {
+            <Title text="This verification has expired"/>
+            <section class="card failed">
+                <h1>"This verification has expired"</h1>
+                <p>"Verification links are only valid for a limited time. Ask the organization that sent it for a new link."</p>
+            </section>
+        }
+        .into_any(),
+    }
+}
+
+#[component]
+fn DetailsStep(
+    inquiry_id: String,
+    fields: Vec<FieldView>,
+    details: ServerAction<SubmitDetails>,
+    notice: Option<&'static str>,
+) -> impl IntoView {
+    let pending = details.pending();
+    let server_errors: Vec<String> = fields.iter().filter_map(|field| field.error.clone()).collect();
+    view! {
+        <Title text="Your details"/>
+        <section class="card">
+            <h1>"Your details"</h1>
+            <p>"Enter them exactly as they appear on your ID."</p>
+            {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
+            {(!server_errors.is_empty()).then(|| view! {
+                <div class="error-summary" role="alert">
+                    <p>"Please check the following:"</p>
+                    <ul>{server_errors.into_iter().map(|error| view! { <li>{error}</li> }).collect_view()}</ul>
+                </div>
+            })}
+            <ActionForm action=details>
+                <input type="hidden" name="inquiry_id" value=inquiry_id/>
+                {fields.into_iter().map(|field| view! { <FieldInput field/> }).collect_view()}
+                <button type="submit" class="primary" disabled=move || pending.get()>"Continue"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn FieldInput(field: FieldView) -> impl IntoView {
+    let spec = StoredValue::new(field.spec.clone());
+    let input_id = format!("field-{}", field.spec.key);
+    let error_id = format!("{input_id}-error");
+    let error = RwSignal::new(field.error.clone());
+    let check = move |value: String| {
+        let problem = spec.with_value(|spec| spec.validate(&value, today()).err().map(|e| e.to_string()));
+        error.set(problem);
+    };
+    view! {
+        <div class="field" class:invalid=move || error.get().is_some()>
+            <label for=input_id.clone()>{field.spec.label.clone()}</label>
+            <input
+                id=input_id
+                name=format!("fields[{}]", field.spec.key)
+                type=field.spec.input_type()
+                value=field.value
+                autocomplete=field.spec.autocomplete.clone().unwrap_or_else(|| "off".to_owned())
+                aria-required=if field.spec.required { "true" } else { "false" }
+                aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
+                aria-describedby=error_id.clone()
+                on:change=move |ev| check(event_target_value(&ev))
+            />
+            <p id=error_id class="field-error">{move || error.get()}</p>
+        </div>
+    }
+}
+
+#[component]
+fn IdStep(
+    inquiry_id: String,
+    attempt: u8,
+    max_attempts: u8,
+    hints: Vec<String>,
+    max_upload_bytes: u64,
+    uploads: RwSignal<u32>,
+    notice: Option<&'static str>,
+) -> impl IntoView {
+    let uploading = RwSignal::new(false);
+    let progress = RwSignal::new(0u32);
+    let upload_error = RwSignal::new(notice.map(str::to_owned));
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        upload_with_progress::start(ev, max_upload_bytes, uploading, progress, upload_error, uploads);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, max_upload_bytes, uploads);
+    };
+    let has_alert = !hints.is_empty();
+    view! {
+        <Title text="Photograph your ID"/>
+        <section class="card">
+            <h1>"Photograph your ID"</h1>
+            <p class="attempt">{format!("Attempt {attempt} of {max_attempts}")}</p>
+            {has_alert.then(|| view! {
+                <div class="error-summary" role="alert">
+                    <p>"We couldn't use your last photo."</p>
+                    <ul>{hints.into_iter().map(|hint| view! { <li>{hint}</li> }).collect_view()}</ul>
+                </div>
+            })}
+            <p class="notice" role="status">{move || upload_error.get()}</p>
+            <ul class="tips">
+                <li>"Put your ID on a dark, plain surface."</li>
+                <li>"Make sure all four corners are in the picture."</li>
+                <li>"Avoid glare from lamps or the flash."</li>
+            </ul>
+            <form method="post" enctype="multipart/form-data" action=UploadIdPhoto::PATH on:submit=on_submit>
+                <input type="hidden" name="inquiry_id" value=inquiry_id/>
+                <div class="field">
+                    <label for="photo">"Photo of the front of your ID"</label>
+                    <input id="photo" name="photo" type="file" accept="image/*" capture="environment" required/>
+                    <p class="hint">"JPEG, PNG or WebP, up to 15 MB. On a phone this opens the camera."</p>
+                </div>
+                <Show when=move || uploading.get()>
+                    <label for="upload-progress">"Upload progress"</label>
+                    <progress id="upload-progress" max="100" value=move || progress.get().to_string()></progress>
+                    <p role="status">{move || if progress.get() >= 100 { "Checking your photo…" } else { "Uploading…" }}</p>
+                </Show>
+                <button type="submit" class="primary" disabled=move || uploading.get()>"Upload photo"</button>
+            </form>
+        </section>
+    }
+}
+
+/// The hydrated upload: posts the same form with `XMLHttpRequest` so the person sees progress.
+#[cfg(feature = "hydrate")]
+mod upload_with_progress {
+    use crate::server_fns::{error_message, UploadReply};
+    use leptos::prelude::*;
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    use web_sys::{FormData, HtmlFormElement, HtmlInputElement, ProgressEvent, XmlHttpRequest};
+
+    pub fn start(
+        ev: leptos::ev::SubmitEvent,
+        max_upload_bytes: u64,
+        uploading: RwSignal<bool>,
+        progress: RwSignal<u32>,
+        upload_error: RwSignal<Option<String>>,
+        uploads: RwSignal<u32>,
+    ) {
+        let Some(form) = ev.target().and_then(|target| target.dyn_into::<HtmlFormElement>().ok()) else {
+            return;
+        };
+        // Refuse an oversized file before sending it over a slow connection.
+        let file_size = form
+            .query_selector("input[type=file]")
+            .ok()
+            .flatten()
+            .and_then(|input| input.dyn_into::<HtmlInputElement>().ok())
+            .and_then(|input| input.files())
+            .and_then(|files| files.get(0))
+            .map(|file| file.size() as u64);
+        match file_size {
+            None => return, // let the browser say the file is required
+            Some(size) if size > max_upload_bytes => {
+                ev.prevent_default();
+                upload_error.set(Some(error_message("too_large").to_owned()));
+                return;
+            }
+            Some(_) => {}
+        }
+        let (Ok(data), Ok(request)) = (FormData::new_with_form(&form), XmlHttpRequest::new()) else {
+            return; // fall back to the plain form post
+        };
+        if request.open("POST", &form.action()).is_err() || request.set_request_header("Accept", "application/json").is_err() {
+            return;
+        }
+        ev.prevent_default();
+        upload_error.set(None);
+        progress.set(0);
+        uploading.set(true);
+
+        let on_progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |event: ProgressEvent| {
+            if event.length_computable() && event.total() > 0.0 {
+                progress.set(((event.loaded() / event.total()) * 100.0) as u32);
+            }
+        });
+        if let Ok(upload) = request.upload() {
+            upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+        }
+        on_progress.forget();
+
+        let finished = request.clone();
+        let on_load = Closure::once(move || {
+            uploading.set(false);
+            let reply = finished
+                .response_text()
+                .ok()
+                .flatten()
+                .and_then(|body| serde_json::from_str::<UploadReply>(&body).ok());
+            match (finished.status().unwrap_or(0), reply) {
+                (200, Some(reply)) => {
+                    upload_error.set(reply.error.as_deref().map(|code| error_message(code).to_owned()));
+                    uploads.update(|count| *count += 1);
+                }
+                _ => upload_error.set(Some(error_message("internal").to_owned())),
+            }
+        });
+        request.set_onload(Some(on_load.as_ref().unchecked_ref()));
+        on_load.forget();
+
+        let on_error = Closure::once(move || {
+            uploading.set(false);
+            upload_error.set(Some(
+                "The upload did not reach us. Check your connection and try again.".to_owned(),
+            ));
+        });
+        request.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        on_error.forget();
+
+        if request.send_with_opt_form_data(Some(&data)).is_err() {
+            uploading.set(false);
+            upload_error.set(Some(error_message("internal").to_owned()));
+        }
+    }
+}

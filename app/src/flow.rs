@@ -3,7 +3,9 @@
 //! Each step is a server-rendered form that works before (or without) the wasm; once hydrated,
 //! fields are checked as the person types and the photo upload shows its progress.
 
-use crate::server_fns::{error_message, load_flow, FlowPage, StartInquiry, SubmitDetails, UploadIdPhoto};
+use crate::server_fns::{
+    error_message, load_flow, FlowPage, StartInquiry, SubmitDetails, UploadIdPhoto,
+};
 use domain::flow::{FieldView, FlowStep, FlowView, StartView};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -15,8 +17,11 @@ fn today() -> time::Date {
     #[cfg(feature = "hydrate")]
     {
         let now = js_sys::Date::new_0();
-        let month = time::Month::try_from(now.get_month() as u8 + 1).unwrap_or(time::Month::January);
-        if let Ok(date) = time::Date::from_calendar_date(now.get_full_year() as i32, month, now.get_date() as u8) {
+        let month =
+            time::Month::try_from(now.get_month() as u8 + 1).unwrap_or(time::Month::January);
+        if let Ok(date) =
+            time::Date::from_calendar_date(now.get_full_year() as i32, month, now.get_date() as u8)
+        {
             return date;
         }
     }
@@ -33,7 +38,13 @@ pub fn VerifyPage() -> impl IntoView {
     let uploads = RwSignal::new(0u32);
     let page = Resource::new(
         move || (query.get(), details.version().get(), uploads.get()),
-        |(query, _, _)| load_flow(query.get("inquiry-template-id"), query.get("inquiry-id"), query.get("session-token")),
+        |(query, _, _)| {
+            load_flow(
+                query.get("inquiry-template-id"),
+                query.get("inquiry-id"),
+                query.get("session-token"),
+            )
+        },
     );
     let error = Memo::new(move |_| query.get().get("error"));
     let prefill = Memo::new(move |_| {
@@ -169,7 +180,10 @@ fn DetailsStep(
     notice: Option<&'static str>,
 ) -> impl IntoView {
     let pending = details.pending();
-    let server_errors: Vec<String> = fields.iter().filter_map(|field| field.error.clone()).collect();
+    let server_errors: Vec<String> = fields
+        .iter()
+        .filter_map(|field| field.error.clone())
+        .collect();
     view! {
         <Title text="Your details"/>
         <section class="card">
@@ -198,7 +212,8 @@ fn FieldInput(field: FieldView) -> impl IntoView {
     let error_id = format!("{input_id}-error");
     let error = RwSignal::new(field.error.clone());
     let check = move |value: String| {
-        let problem = spec.with_value(|spec| spec.validate(&value, today()).err().map(|e| e.to_string()));
+        let problem =
+            spec.with_value(|spec| spec.validate(&value, today()).err().map(|e| e.to_string()));
         error.set(problem);
     };
     view! {
@@ -235,7 +250,14 @@ fn IdStep(
     let upload_error = RwSignal::new(notice.map(str::to_owned));
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         #[cfg(feature = "hydrate")]
-        upload_with_progress::start(ev, max_upload_bytes, uploading, progress, upload_error, uploads);
+        upload_with_progress::start(
+            ev,
+            max_upload_bytes,
+            uploading,
+            progress,
+            upload_error,
+            uploads,
+        );
         #[cfg(not(feature = "hydrate"))]
         let _ = (ev, max_upload_bytes, uploads);
     };
@@ -292,7 +314,10 @@ mod upload_with_progress {
         upload_error: RwSignal<Option<String>>,
         uploads: RwSignal<u32>,
     ) {
-        let Some(form) = ev.target().and_then(|target| target.dyn_into::<HtmlFormElement>().ok()) else {
+        let Some(form) = ev
+            .target()
+            .and_then(|target| target.dyn_into::<HtmlFormElement>().ok())
+        else {
             return;
         };
         // Refuse an oversized file before sending it over a slow connection.
@@ -313,10 +338,15 @@ mod upload_with_progress {
             }
             Some(_) => {}
         }
-        let (Ok(data), Ok(request)) = (FormData::new_with_form(&form), XmlHttpRequest::new()) else {
+        let (Ok(data), Ok(request)) = (FormData::new_with_form(&form), XmlHttpRequest::new())
+        else {
             return; // fall back to the plain form post
         };
-        if request.open("POST", &form.action()).is_err() || request.set_request_header("Accept", "application/json").is_err() {
+        if request.open("POST", &form.action()).is_err()
+            || request
+                .set_request_header("Accept", "application/json")
+                .is_err()
+        {
             return;
         }
         ev.prevent_default();
@@ -344,7 +374,12 @@ mod upload_with_progress {
                 .and_then(|body| serde_json::from_str::<UploadReply>(&body).ok());
             match (finished.status().unwrap_or(0), reply) {
                 (200, Some(reply)) => {
-                    upload_error.set(reply.error.as_deref().map(|code| error_message(code).to_owned()));
+                    upload_error.set(
+                        reply
+                            .error
+                            .as_deref()
+                            .map(|code| error_message(code).to_owned()),
+                    );
                     uploads.update(|count| *count += 1);
                 }
                 _ => upload_error.set(Some(error_message("internal").to_owned())),

@@ -59,7 +59,9 @@ mod ssr {
     }
 
     pub fn public_url() -> String {
-        use_context::<PublicUrl>().map(|url| url.0).unwrap_or_default()
+        use_context::<PublicUrl>()
+            .map(|url| url.0)
+            .unwrap_or_default()
     }
 
     pub fn flow_url(inquiry_id: &InquiryId, error: Option<&str>) -> String {
@@ -70,11 +72,17 @@ mod ssr {
     }
 
     pub fn problem(title: &str, message: &str) -> FlowPage {
-        FlowPage::Problem { title: title.to_owned(), message: message.to_owned() }
+        FlowPage::Problem {
+            title: title.to_owned(),
+            message: message.to_owned(),
+        }
     }
 
     /// Resolves the caller's session for `inquiry_id` (cookie), or refuses.
-    pub async fn authorized(engine: &Engine, inquiry_id: &str) -> Result<engine::records::InquiryRecord, EngineError> {
+    pub async fn authorized(
+        engine: &Engine,
+        inquiry_id: &str,
+    ) -> Result<engine::records::InquiryRecord, EngineError> {
         let inquiry_id = InquiryId::parse(inquiry_id).map_err(|_| EngineError::Unauthorized)?;
         let token = session::token_from_request(&inquiry_id).ok_or(EngineError::Unauthorized)?;
         engine.open_with_session(&inquiry_id, &token).await
@@ -104,11 +112,19 @@ pub async fn load_flow(
 
     let engine = engine()?;
     if let Some(inquiry_id) = inquiry_id.filter(|id| !id.is_empty()) {
-        let inquiry = match (session_token.filter(|t| !t.is_empty()), InquiryId::parse(&inquiry_id)) {
+        let inquiry = match (
+            session_token.filter(|t| !t.is_empty()),
+            InquiryId::parse(&inquiry_id),
+        ) {
             (Some(token), Ok(id)) => {
                 let opened = engine.open_with_session(&id, &token).await;
                 if let Ok(inquiry) = &opened {
-                    crate::session::set_token_cookie(&id, &token, inquiry.expires_at, &public_url());
+                    crate::session::set_token_cookie(
+                        &id,
+                        &token,
+                        inquiry.expires_at,
+                        &public_url(),
+                    );
                 }
                 opened
             }
@@ -158,7 +174,8 @@ pub async fn start_inquiry(
     use ssr::*;
 
     let engine = engine()?;
-    let template_id = TemplateId::parse(&template_id).map_err(|_| ServerFnError::new("unknown template"))?;
+    let template_id =
+        TemplateId::parse(&template_id).map_err(|_| ServerFnError::new("unknown template"))?;
     let created = engine
         .create_inquiry(NewInquiry {
             template_id: Some(template_id.clone()),
@@ -188,7 +205,10 @@ pub async fn start_inquiry(
 /// The details step. Refused values are kept on the server with their reasons, so the page
 /// shows them again whether or not JavaScript runs.
 #[server(prefix = "/flow", endpoint = "details")]
-pub async fn submit_details(inquiry_id: String, fields: Option<BTreeMap<String, String>>) -> Result<(), ServerFnError> {
+pub async fn submit_details(
+    inquiry_id: String,
+    fields: Option<BTreeMap<String, String>>,
+) -> Result<(), ServerFnError> {
     use engine::EngineError;
     use ssr::*;
 
@@ -201,10 +221,17 @@ pub async fn submit_details(inquiry_id: String, fields: Option<BTreeMap<String, 
         }
         Err(other) => return Err(internal(other)),
     };
-    match engine.submit_fields(&inquiry.id, fields.unwrap_or_default()).await {
+    match engine
+        .submit_fields(&inquiry.id, fields.unwrap_or_default())
+        .await
+    {
         Ok(_) => leptos_axum::redirect(&flow_url(&inquiry.id, None)),
-        Err(EngineError::WrongStep(_)) => leptos_axum::redirect(&flow_url(&inquiry.id, Some("wrong_step"))),
-        Err(EngineError::Conflict { .. }) => leptos_axum::redirect(&flow_url(&inquiry.id, Some("busy"))),
+        Err(EngineError::WrongStep(_)) => {
+            leptos_axum::redirect(&flow_url(&inquiry.id, Some("wrong_step")))
+        }
+        Err(EngineError::Conflict { .. }) => {
+            leptos_axum::redirect(&flow_url(&inquiry.id, Some("busy")))
+        }
         Err(other) => return Err(internal(other)),
     }
     Ok(())
@@ -215,7 +242,9 @@ pub fn urlencode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -231,7 +260,9 @@ pub async fn upload_id_photo(data: MultipartData) -> Result<UploadReply, ServerF
 
     let engine = engine()?;
     let limit = engine.settings().max_upload_bytes;
-    let mut multipart = data.into_inner().ok_or_else(|| ServerFnError::new("expected a multipart form"))?;
+    let mut multipart = data
+        .into_inner()
+        .ok_or_else(|| ServerFnError::new("expected a multipart form"))?;
     let mut inquiry_id: Option<String> = None;
     let mut photo: Option<Result<UploadBuffer, EngineError>> = None;
     while let Ok(Some(mut field)) = multipart.next_field().await {
@@ -273,7 +304,9 @@ pub async fn upload_id_photo(data: MultipartData) -> Result<UploadReply, ServerF
         Ok(inquiry) => inquiry,
         Err(EngineError::Unauthorized | EngineError::NotFound { .. }) => {
             leptos_axum::redirect(&format!("/verify?inquiry-id={}", urlencode(&inquiry_id)));
-            return Ok(UploadReply { error: Some("unauthorized".into()) });
+            return Ok(UploadReply {
+                error: Some("unauthorized".into()),
+            });
         }
         Err(other) => return Err(internal(other)),
     };
@@ -281,7 +314,10 @@ pub async fn upload_id_photo(data: MultipartData) -> Result<UploadReply, ServerF
         None => Err(EngineError::InvalidInput("no photo".into())),
         Some(Err(error)) => Err(error),
         Some(Ok(buffer)) if buffer.is_empty() => Err(EngineError::InvalidInput("no photo".into())),
-        Some(Ok(buffer)) => engine.submit_government_id(&inquiry.id, buffer.finish()).await.map(|_| ()),
+        Some(Ok(buffer)) => engine
+            .submit_government_id(&inquiry.id, buffer.finish())
+            .await
+            .map(|_| ()),
     };
     let error = match outcome {
         Ok(()) => None,
@@ -293,5 +329,7 @@ pub async fn upload_id_photo(data: MultipartData) -> Result<UploadReply, ServerF
         Err(other) => return Err(internal(other)),
     };
     leptos_axum::redirect(&flow_url(&inquiry.id, error));
-    Ok(UploadReply { error: error.map(str::to_owned) })
+    Ok(UploadReply {
+        error: error.map(str::to_owned),
+    })
 }

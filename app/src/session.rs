@@ -37,11 +37,18 @@ fn secure(public_url: &str) -> bool {
 }
 
 /// Sets the session cookie for `inquiry_id` on the response, living until `expires_at`.
-pub fn set_token_cookie(inquiry_id: &InquiryId, token: &str, expires_at: OffsetDateTime, public_url: &str) {
+pub fn set_token_cookie(
+    inquiry_id: &InquiryId,
+    token: &str,
+    expires_at: OffsetDateTime,
+    public_url: &str,
+) {
     let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
         return;
     };
-    let max_age = (expires_at - OffsetDateTime::now_utc()).whole_seconds().max(0);
+    let max_age = (expires_at - OffsetDateTime::now_utc())
+        .whole_seconds()
+        .max(0);
     let secure = if secure(public_url) { "; Secure" } else { "" };
     let cookie = format!(
         "{}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",

@@ -29,7 +29,9 @@ impl CheckName {
     /// The wire name, e.g. `id_blur_detection`.
     pub fn as_str(self) -> &'static str {
         match self {
-            CheckName::IdUnprocessableSubmissionDetection => "id_unprocessable_submission_detection",
+            CheckName::IdUnprocessableSubmissionDetection => {
+                "id_unprocessable_submission_detection"
+            }
             CheckName::IdLowResolutionDetection => "id_low_resolution_detection",
             CheckName::IdBlurDetection => "id_blur_detection",
             CheckName::IdGlareDetection => "id_glare_detection",
@@ -38,7 +40,9 @@ impl CheckName {
 
     /// Parses a wire name; unknown names are `None`, never a default.
     pub fn parse(name: &str) -> Option<CheckName> {
-        CheckName::ALL.into_iter().find(|check| check.as_str() == name)
+        CheckName::ALL
+            .into_iter()
+            .find(|check| check.as_str() == name)
     }
 
     /// What the person can do when this check fails, in plain language; `None` when they cannot fix it.
@@ -145,9 +149,12 @@ mod tests {
             reasons: vec![],
             metadata: serde_json::Value::Null,
         };
-        let failed_required = CheckResult::from_outcome(outcome(CheckStatus::Failed), CheckRequirement::Required);
-        let failed_optional = CheckResult::from_outcome(outcome(CheckStatus::Failed), CheckRequirement::NotRequired);
-        let passed = CheckResult::from_outcome(outcome(CheckStatus::Passed), CheckRequirement::Required);
+        let failed_required =
+            CheckResult::from_outcome(outcome(CheckStatus::Failed), CheckRequirement::Required);
+        let failed_optional =
+            CheckResult::from_outcome(outcome(CheckStatus::Failed), CheckRequirement::NotRequired);
+        let passed =
+            CheckResult::from_outcome(outcome(CheckStatus::Passed), CheckRequirement::Required);
         assert!(failed_required.fails_verification());
         assert!(!failed_optional.fails_verification());
         assert!(!passed.fails_verification());

@@ -40,14 +40,21 @@ impl PersonName {
     pub fn parse(raw: &str, label: &str) -> Result<PersonName, FieldError> {
         let collapsed = raw.split_whitespace().collect::<Vec<_>>().join(" ");
         if collapsed.is_empty() {
-            return Err(FieldError::Missing { label: label.to_owned() });
+            return Err(FieldError::Missing {
+                label: label.to_owned(),
+            });
         }
         if collapsed.chars().count() > NAME_MAX_CHARS {
-            return Err(FieldError::TooLong { label: label.to_owned(), max: NAME_MAX_CHARS });
+            return Err(FieldError::TooLong {
+                label: label.to_owned(),
+                max: NAME_MAX_CHARS,
+            });
         }
         let allowed = |c: char| c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '’' | '.');
         if !collapsed.chars().all(allowed) || !collapsed.chars().any(char::is_alphabetic) {
-            return Err(FieldError::InvalidCharacters { label: label.to_owned() });
+            return Err(FieldError::InvalidCharacters {
+                label: label.to_owned(),
+            });
         }
         Ok(PersonName(collapsed))
     }
@@ -80,14 +87,22 @@ impl BirthDate {
     pub fn parse(raw: &str, today: Date, label: &str) -> Result<BirthDate, FieldError> {
         let raw = raw.trim();
         if raw.is_empty() {
-            return Err(FieldError::Missing { label: label.to_owned() });
+            return Err(FieldError::Missing {
+                label: label.to_owned(),
+            });
         }
-        let date = parse_iso_date(raw).ok_or_else(|| FieldError::NotADate { label: label.to_owned() })?;
+        let date = parse_iso_date(raw).ok_or_else(|| FieldError::NotADate {
+            label: label.to_owned(),
+        })?;
         if date >= today {
-            return Err(FieldError::NotInThePast { label: label.to_owned() });
+            return Err(FieldError::NotInThePast {
+                label: label.to_owned(),
+            });
         }
         if date.year() < 1900 {
-            return Err(FieldError::TooLongAgo { label: label.to_owned() });
+            return Err(FieldError::TooLongAgo {
+                label: label.to_owned(),
+            });
         }
         Ok(BirthDate(date))
     }
@@ -118,7 +133,13 @@ impl BirthDate {
 
 impl fmt::Display for BirthDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.0.year(), self.0.month() as u8, self.0.day())
+        write!(
+            f,
+            "{:04}-{:02}-{:02}",
+            self.0.year(),
+            self.0.month() as u8,
+            self.0.day()
+        )
     }
 }
 
@@ -195,15 +216,36 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_collapsed() {
-        assert_eq!(PersonName::parse("  Jane   Mary ", "first name").unwrap().as_str(), "Jane Mary");
-        assert_eq!(PersonName::parse("O'Brien-Núñez", "last name").unwrap().as_str(), "O'Brien-Núñez");
-        assert_eq!(PersonName::parse("Иван", "first name").unwrap().as_str(), "Иван");
+        assert_eq!(
+            PersonName::parse("  Jane   Mary ", "first name")
+                .unwrap()
+                .as_str(),
+            "Jane Mary"
+        );
+        assert_eq!(
+            PersonName::parse("O'Brien-Núñez", "last name")
+                .unwrap()
+                .as_str(),
+            "O'Brien-Núñez"
+        );
+        assert_eq!(
+            PersonName::parse("Иван", "first name").unwrap().as_str(),
+            "Иван"
+        );
         assert_eq!(
             PersonName::parse("   ", "first name"),
-            Err(FieldError::Missing { label: "first name".into() })
+            Err(FieldError::Missing {
+                label: "first name".into()
+            })
         );
-        assert!(matches!(PersonName::parse("<script>", "x"), Err(FieldError::InvalidCharacters { .. })));
-        assert!(matches!(PersonName::parse("---", "x"), Err(FieldError::InvalidCharacters { .. })));
+        assert!(matches!(
+            PersonName::parse("<script>", "x"),
+            Err(FieldError::InvalidCharacters { .. })
+        ));
+        assert!(matches!(
+            PersonName::parse("---", "x"),
+            Err(FieldError::InvalidCharacters { .. })
+        ));
         assert_eq!(
             PersonName::parse("", "first name").unwrap_err().to_string(),
             "Enter your first name."
@@ -213,13 +255,36 @@ mod tests {
     #[test]
     fn birthdates_must_be_real_past_dates() {
         let label = "date of birth";
-        assert_eq!(BirthDate::parse("1990-01-31", TODAY, label).unwrap().to_string(), "1990-01-31");
-        assert!(matches!(BirthDate::parse("1990-02-30", TODAY, label), Err(FieldError::NotADate { .. })));
-        assert!(matches!(BirthDate::parse("31/01/1990", TODAY, label), Err(FieldError::NotADate { .. })));
-        assert!(matches!(BirthDate::parse("2026-11-27", TODAY, label), Err(FieldError::NotInThePast { .. })));
-        assert!(matches!(BirthDate::parse("2030-01-01", TODAY, label), Err(FieldError::NotInThePast { .. })));
-        assert!(matches!(BirthDate::parse("1850-01-01", TODAY, label), Err(FieldError::TooLongAgo { .. })));
-        assert!(BirthDate::parse("2026-11-27", TODAY, label).unwrap_err().to_string().contains("past"));
+        assert_eq!(
+            BirthDate::parse("1990-01-31", TODAY, label)
+                .unwrap()
+                .to_string(),
+            "1990-01-31"
+        );
+        assert!(matches!(
+            BirthDate::parse("1990-02-30", TODAY, label),
+            Err(FieldError::NotADate { .. })
+        ));
+        assert!(matches!(
+            BirthDate::parse("31/01/1990", TODAY, label),
+            Err(FieldError::NotADate { .. })
+        ));
+        assert!(matches!(
+            BirthDate::parse("2026-11-27", TODAY, label),
+            Err(FieldError::NotInThePast { .. })
+        ));
+        assert!(matches!(
+            BirthDate::parse("2030-01-01", TODAY, label),
+            Err(FieldError::NotInThePast { .. })
+        ));
+        assert!(matches!(
+            BirthDate::parse("1850-01-01", TODAY, label),
+            Err(FieldError::TooLongAgo { .. })
+        ));
+        assert!(BirthDate::parse("2026-11-27", TODAY, label)
+            .unwrap_err()
+            .to_string()
+            .contains("past"));
     }
 
     #[test]
@@ -229,8 +294,13 @@ mod tests {
         assert_eq!(eighteen_today.age_on(TODAY), 18);
         assert_eq!(eighteen_tomorrow.age_on(TODAY), 17);
         assert!(eighteen_today.require_age(18, TODAY).is_ok());
-        assert_eq!(eighteen_tomorrow.require_age(18, TODAY), Err(FieldError::TooYoung { minimum_age: 18 }));
-        assert!(FieldError::TooYoung { minimum_age: 18 }.to_string().contains("18"));
+        assert_eq!(
+            eighteen_tomorrow.require_age(18, TODAY),
+            Err(FieldError::TooYoung { minimum_age: 18 })
+        );
+        assert!(FieldError::TooYoung { minimum_age: 18 }
+            .to_string()
+            .contains("18"));
     }
 
     #[test]

@@ -23,7 +23,11 @@ pub fn encode_base32_128(value: u128) -> String {
     let mut out = [0u8; 26];
     for (index, slot) in out.iter_mut().enumerate() {
         let shift = 125 - 5 * index as i32;
-        let digit = if shift >= 0 { (value >> shift) & 0x1f } else { (value << 3) & 0x1f };
+        let digit = if shift >= 0 {
+            (value >> shift) & 0x1f
+        } else {
+            (value << 3) & 0x1f
+        };
         *slot = CROCKFORD[digit as usize];
     }
     out.iter().map(|&b| b as char).collect()
@@ -38,7 +42,9 @@ pub fn new_suffix() -> String {
 fn valid_suffix(suffix: &str) -> bool {
     !suffix.is_empty()
         && suffix.len() <= 64
-        && suffix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && suffix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 macro_rules! prefixed_id {

@@ -149,7 +149,10 @@ impl Template {
         let mut seen = std::collections::BTreeSet::new();
         for field in &self.fields {
             let key_ok = !field.key.is_empty()
-                && field.key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                && field
+                    .key
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !key_ok {
                 return Err(TemplateError::BadFieldKey(field.key.clone()));
             }
@@ -164,7 +167,11 @@ impl Template {
             if !(1..=10).contains(&verification.max_attempts) {
                 return Err(TemplateError::BadMaxAttempts(verification.kind.as_str()));
             }
-            if let Some(unknown) = verification.checks.keys().find(|name| CheckName::parse(name).is_none()) {
+            if let Some(unknown) = verification
+                .checks
+                .keys()
+                .find(|name| CheckName::parse(name).is_none())
+            {
                 return Err(TemplateError::UnknownCheck(unknown.clone()));
             }
         }
@@ -213,7 +220,9 @@ impl FieldSpec {
             return Ok(None);
         }
         match self.kind {
-            FieldKind::Name => PersonName::parse(raw, &label).map(|name| Some(name.as_str().to_owned())),
+            FieldKind::Name => {
+                PersonName::parse(raw, &label).map(|name| Some(name.as_str().to_owned()))
+            }
             FieldKind::Birthdate => {
                 let date = BirthDate::parse(raw, today, &label)?;
                 let date = match self.minimum_age {
@@ -222,7 +231,9 @@ impl FieldSpec {
                 };
                 Ok(Some(date.to_string()))
             }
-            FieldKind::Country => CountryCode::parse(raw).map(|code| Some(code.as_str().to_owned())),
+            FieldKind::Country => {
+                CountryCode::parse(raw).map(|code| Some(code.as_str().to_owned()))
+            }
         }
     }
 
@@ -274,15 +285,24 @@ mod tests {
     }
 
     fn raw(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn valid_fields_are_normalized() {
         let values = kyc()
-            .validate_fields(&raw(&[("name-first", " Jane "), ("birthdate", "1990-01-31")]), date!(2026 - 11 - 27))
+            .validate_fields(
+                &raw(&[("name-first", " Jane "), ("birthdate", "1990-01-31")]),
+                date!(2026 - 11 - 27),
+            )
             .unwrap();
-        assert_eq!(values, raw(&[("name-first", "Jane"), ("birthdate", "1990-01-31")]));
+        assert_eq!(
+            values,
+            raw(&[("name-first", "Jane"), ("birthdate", "1990-01-31")])
+        );
     }
 
     #[test]
@@ -290,8 +310,16 @@ mod tests {
         let errors = kyc()
             .validate_fields(&raw(&[("birthdate", "2015-01-01")]), date!(2026 - 11 - 27))
             .unwrap_err();
-        assert_eq!(errors["name-first"], FieldError::Missing { label: "first name".into() });
-        assert_eq!(errors["birthdate"], FieldError::TooYoung { minimum_age: 18 });
+        assert_eq!(
+            errors["name-first"],
+            FieldError::Missing {
+                label: "first name".into()
+            }
+        );
+        assert_eq!(
+            errors["birthdate"],
+            FieldError::TooYoung { minimum_age: 18 }
+        );
     }
 
     #[test]
@@ -299,10 +327,18 @@ mod tests {
         let mut template = kyc();
         assert_eq!(template.validate(), Ok(()));
         template.fields[1].key = "name-first".into();
-        assert_eq!(template.validate(), Err(TemplateError::DuplicateField("name-first".into())));
+        assert_eq!(
+            template.validate(),
+            Err(TemplateError::DuplicateField("name-first".into()))
+        );
         let mut template = kyc();
-        template.verifications[0].checks.insert("id_made_up".into(), CheckRequirement::Required);
-        assert_eq!(template.validate(), Err(TemplateError::UnknownCheck("id_made_up".into())));
+        template.verifications[0]
+            .checks
+            .insert("id_made_up".into(), CheckRequirement::Required);
+        assert_eq!(
+            template.validate(),
+            Err(TemplateError::UnknownCheck("id_made_up".into()))
+        );
         let mut template = kyc();
         template.verifications[0].max_attempts = 0;
         assert!(template.validate().is_err());

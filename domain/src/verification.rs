@@ -45,7 +45,9 @@ impl VerificationStatus {
         VerificationStatus::ALL
             .into_iter()
             .find(|status| status.as_str() == value)
-            .ok_or_else(|| UnknownStatus { value: value.to_owned() })
+            .ok_or_else(|| UnknownStatus {
+                value: value.to_owned(),
+            })
     }
 }
 
@@ -105,7 +107,13 @@ pub fn transition(
 ) -> Result<VerificationTransition, IllegalVerificationTransition> {
     use VerificationCause as C;
     use VerificationStatus as S;
-    let legal = |to, event_name| Ok(VerificationTransition { from, to, event_name });
+    let legal = |to, event_name| {
+        Ok(VerificationTransition {
+            from,
+            to,
+            event_name,
+        })
+    };
     let refused = Err(IllegalVerificationTransition { from, cause });
     match (from, cause) {
         (S::Created, C::Submit) => legal(S::Submitted, "verification.submitted"),
@@ -128,11 +136,21 @@ mod tests {
     #[test]
     fn every_status_and_cause_pair_matches_the_product_table() {
         let table: &[(S, C, S, &str)] = &[
-            (S::Created, C::Submit, S::Submitted, "verification.submitted"),
+            (
+                S::Created,
+                C::Submit,
+                S::Submitted,
+                "verification.submitted",
+            ),
             (S::Submitted, C::Pass, S::Passed, "verification.passed"),
             (S::Submitted, C::Fail, S::Failed, "verification.failed"),
             (S::Created, C::Cancel, S::Canceled, "verification.canceled"),
-            (S::Submitted, C::Cancel, S::Canceled, "verification.canceled"),
+            (
+                S::Submitted,
+                C::Cancel,
+                S::Canceled,
+                "verification.canceled",
+            ),
         ];
         for from in S::ALL {
             for cause in C::ALL {
@@ -141,7 +159,9 @@ mod tests {
                     (Ok(t), Some((_, _, to, event))) => {
                         assert_eq!((t.to, t.event_name), (*to, *event));
                     }
-                    (Err(refusal), None) => assert_eq!(refusal, IllegalVerificationTransition { from, cause }),
+                    (Err(refusal), None) => {
+                        assert_eq!(refusal, IllegalVerificationTransition { from, cause })
+                    }
                     (got, want) => panic!("{from} + {cause:?}: got {got:?}, want {want:?}"),
                 }
             }

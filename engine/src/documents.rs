@@ -23,13 +23,18 @@ pub struct UploadBuffer {
 impl UploadBuffer {
     /// An empty buffer that accepts at most `limit` bytes.
     pub fn new(limit: u64) -> UploadBuffer {
-        UploadBuffer { bytes: BytesMut::new(), limit }
+        UploadBuffer {
+            bytes: BytesMut::new(),
+            limit,
+        }
     }
 
     /// Appends a chunk, or refuses when the total would pass the limit.
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), EngineError> {
         if self.bytes.len() as u64 + chunk.len() as u64 > self.limit {
-            return Err(EngineError::TooLarge { limit_bytes: self.limit });
+            return Err(EngineError::TooLarge {
+                limit_bytes: self.limit,
+            });
         }
         self.bytes.extend_from_slice(chunk);
         Ok(())
@@ -68,10 +73,13 @@ pub struct StoredFile {
 impl DocumentStorage {
     /// Files in a local folder (created when missing).
     pub fn local(dir: &Path) -> anyhow::Result<DocumentStorage> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating the documents folder {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the documents folder {}", dir.display()))?;
         let objects = LocalFileSystem::new_with_prefix(dir)
             .with_context(|| format!("opening the documents folder {}", dir.display()))?;
-        Ok(DocumentStorage { objects: Arc::new(objects) })
+        Ok(DocumentStorage {
+            objects: Arc::new(objects),
+        })
     }
 
     /// Any object store (S3-compatible, in memory, …).
@@ -91,10 +99,17 @@ impl DocumentStorage {
         let byte_size = bytes.len() as u64;
         let object_key = format!("inquiries/{inquiry_id}/{document_id}.{extension}");
         self.objects
-            .put(&ObjectPath::from(object_key.as_str()), PutPayload::from_bytes(bytes))
+            .put(
+                &ObjectPath::from(object_key.as_str()),
+                PutPayload::from_bytes(bytes),
+            )
             .await
             .context("storing a document file")?;
-        Ok(StoredFile { object_key, sha256, byte_size })
+        Ok(StoredFile {
+            object_key,
+            sha256,
+            byte_size,
+        })
     }
 
     /// Reads a stored file back.
@@ -125,7 +140,10 @@ mod tests {
         let mut buffer = UploadBuffer::new(10);
         buffer.push(b"12345").unwrap();
         buffer.push(b"67890").unwrap();
-        assert!(matches!(buffer.push(b"x"), Err(EngineError::TooLarge { limit_bytes: 10 })));
+        assert!(matches!(
+            buffer.push(b"x"),
+            Err(EngineError::TooLarge { limit_bytes: 10 })
+        ));
         assert_eq!(buffer.finish().as_ref(), b"1234567890");
     }
 
@@ -135,10 +153,19 @@ mod tests {
         let storage = DocumentStorage::local(dir.path()).unwrap();
         let inquiry = InquiryId::new();
         let document = DocumentId::new();
-        let stored = storage.put(&inquiry, &document, "jpg", Bytes::from_static(b"hello")).await.unwrap();
+        let stored = storage
+            .put(&inquiry, &document, "jpg", Bytes::from_static(b"hello"))
+            .await
+            .unwrap();
         assert_eq!(stored.byte_size, 5);
-        assert_eq!(stored.sha256, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
-        assert_eq!(storage.get(&stored.object_key).await.unwrap().as_ref(), b"hello");
+        assert_eq!(
+            stored.sha256,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!(
+            storage.get(&stored.object_key).await.unwrap().as_ref(),
+            b"hello"
+        );
         assert!(dir.path().join(&stored.object_key).exists());
     }
 }

@@ -36,7 +36,10 @@ pub struct EngineSettings {
 
 impl Default for EngineSettings {
     fn default() -> Self {
-        EngineSettings { max_upload_bytes: 15 * 1024 * 1024, quality: QualityPolicy::default() }
+        EngineSettings {
+            max_upload_bytes: 15 * 1024 * 1024,
+            quality: QualityPolicy::default(),
+        }
     }
 }
 
@@ -87,7 +90,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -100,7 +105,10 @@ fn hash_token(token: &str) -> String {
 fn new_session_token() -> String {
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
-    format!("{SESSION_TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret))
+    format!(
+        "{SESSION_TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+    )
 }
 
 fn extension_of(kind: ImageKind) -> &'static str {
@@ -112,7 +120,10 @@ fn extension_of(kind: ImageKind) -> &'static str {
 }
 
 fn government_id_spec(template: &Template) -> Option<&VerificationSpec> {
-    template.verifications.iter().find(|spec| spec.kind == VerificationKind::GovernmentId)
+    template
+        .verifications
+        .iter()
+        .find(|spec| spec.kind == VerificationKind::GovernmentId)
 }
 
 impl Engine {
@@ -124,7 +135,13 @@ impl Engine {
         clock: Arc<dyn Clock>,
         settings: EngineSettings,
     ) -> Engine {
-        Engine { store, templates, documents, clock, settings }
+        Engine {
+            store,
+            templates,
+            documents,
+            clock,
+            settings,
+        }
     }
 
     /// The embedded default: `<data_dir>/verity.sqlite3` and `<data_dir>/documents/`, templates from
@@ -136,7 +153,8 @@ impl Engine {
         clock: Arc<dyn Clock>,
         settings: EngineSettings,
     ) -> anyhow::Result<Engine> {
-        std::fs::create_dir_all(data_dir).with_context(|| format!("creating the data folder {}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
         let store = match database_url {
             Some(url) if url.starts_with("sqlite:") => SqliteStore::open_url(url).await?,
             Some(_) => anyhow::bail!("only sqlite:// database URLs are supported in this version"),
@@ -145,12 +163,25 @@ impl Engine {
         let templates = TemplateRegistry::load_dir(templates_dir)?;
         templates.persist(&store, clock.as_ref()).await?;
         let documents = DocumentStorage::local(&data_dir.join("documents"))?;
-        Ok(Engine::new(Arc::new(store), templates, documents, clock, settings))
+        Ok(Engine::new(
+            Arc::new(store),
+            templates,
+            documents,
+            clock,
+            settings,
+        ))
     }
 
     /// An engine on the system clock with default settings.
     pub async fn open_default(data_dir: &Path, templates_dir: &Path) -> anyhow::Result<Engine> {
-        Engine::open_local(data_dir, None, templates_dir, Arc::new(SystemClock), EngineSettings::default()).await
+        Engine::open_local(
+            data_dir,
+            None,
+            templates_dir,
+            Arc::new(SystemClock),
+            EngineSettings::default(),
+        )
+        .await
     }
 
     /// The loaded templates.
@@ -175,7 +206,12 @@ impl Engine {
 
     /// The start screen of a template (a GET creates nothing).
     pub fn start_view(&self, template_id: &TemplateId) -> Result<StartView, EngineError> {
-        let version = self.templates.current(template_id).ok_or(EngineError::NotFound { kind: "inquiry template" })?;
+        let version = self
+            .templates
+            .current(template_id)
+            .ok_or(EngineError::NotFound {
+                kind: "inquiry template",
+            })?;
         let template = &version.template;
         let mut steps = Vec::new();
         if !template.fields.is_empty() {
@@ -194,11 +230,23 @@ impl Engine {
 
     /// Creates an inquiry (`created`, with `inquiry.created`) and a session for it.
     pub async fn create_inquiry(&self, input: NewInquiry) -> Result<CreatedInquiry, EngineError> {
-        let template_id = input.template_id.ok_or(EngineError::InvalidInput("an inquiry template id is required".into()))?;
-        let version = self.templates.current(&template_id).ok_or(EngineError::NotFound { kind: "inquiry template" })?;
+        let template_id = input.template_id.ok_or(EngineError::InvalidInput(
+            "an inquiry template id is required".into(),
+        ))?;
+        let version = self
+            .templates
+            .current(&template_id)
+            .ok_or(EngineError::NotFound {
+                kind: "inquiry template",
+            })?;
         if let Some(reference) = &input.reference_id {
-            if reference.is_empty() || reference.chars().count() > 255 || reference.chars().any(char::is_control) {
-                return Err(EngineError::InvalidInput("reference-id must be 1 to 255 printable characters".into()));
+            if reference.is_empty()
+                || reference.chars().count() > 255
+                || reference.chars().any(char::is_control)
+            {
+                return Err(EngineError::InvalidInput(
+                    "reference-id must be 1 to 255 printable characters".into(),
+                ));
             }
         }
         let prefill: BTreeMap<String, String> = input
@@ -240,16 +288,27 @@ impl Engine {
         }));
         self.store.commit(writes).await?;
         tracing::info!(inquiry.id = %inquiry.id, template.id = %inquiry.template_id, "inquiry created");
-        Ok(CreatedInquiry { inquiry, session_token })
+        Ok(CreatedInquiry {
+            inquiry,
+            session_token,
+        })
     }
 
     /// Opens an inquiry with a session token: the token must belong to exactly this inquiry and
     /// be neither revoked nor past its time. Expiry is applied on the way.
-    pub async fn open_with_session(&self, inquiry_id: &InquiryId, token: &str) -> Result<InquiryRecord, EngineError> {
+    pub async fn open_with_session(
+        &self,
+        inquiry_id: &InquiryId,
+        token: &str,
+    ) -> Result<InquiryRecord, EngineError> {
         if !token.starts_with(SESSION_TOKEN_PREFIX) {
             return Err(EngineError::Unauthorized);
         }
-        let session = self.store.session_by_token_hash(&hash_token(token)).await?.ok_or(EngineError::Unauthorized)?;
+        let session = self
+            .store
+            .session_by_token_hash(&hash_token(token))
+            .await?
+            .ok_or(EngineError::Unauthorized)?;
         if &session.inquiry_id != inquiry_id || session.revoked_at.is_some() {
             return Err(EngineError::Unauthorized);
         }
@@ -258,15 +317,30 @@ impl Engine {
 
     /// Loads an inquiry, expiring it first when its time has passed.
     pub async fn touch(&self, inquiry_id: &InquiryId) -> Result<InquiryRecord, EngineError> {
-        let inquiry = self.store.inquiry(inquiry_id).await?.ok_or(EngineError::NotFound { kind: "inquiry" })?;
+        let inquiry = self
+            .store
+            .inquiry(inquiry_id)
+            .await?
+            .ok_or(EngineError::NotFound { kind: "inquiry" })?;
         let now = self.clock.now();
         if inquiry.status.is_open() && now >= inquiry.expires_at {
-            match lifecycle::apply_inquiry_cause(self.store.as_ref(), &inquiry, InquiryCause::Expire, now).await {
+            match lifecycle::apply_inquiry_cause(
+                self.store.as_ref(),
+                &inquiry,
+                InquiryCause::Expire,
+                now,
+            )
+            .await
+            {
                 Ok(()) | Err(EngineError::Conflict { .. }) => {}
                 Err(other) => return Err(other),
             }
             tracing::info!(inquiry.id = %inquiry.id, "inquiry expired");
-            return self.store.inquiry(inquiry_id).await?.ok_or(EngineError::NotFound { kind: "inquiry" });
+            return self
+                .store
+                .inquiry(inquiry_id)
+                .await?
+                .ok_or(EngineError::NotFound { kind: "inquiry" });
         }
         Ok(inquiry)
     }
@@ -282,8 +356,14 @@ impl Engine {
         Ok(expired)
     }
 
-    async fn template_of(&self, inquiry: &InquiryRecord) -> Result<Arc<TemplateVersion>, EngineError> {
-        Ok(self.templates.version(self.store.as_ref(), &inquiry.template_version_id).await?)
+    async fn template_of(
+        &self,
+        inquiry: &InquiryRecord,
+    ) -> Result<Arc<TemplateVersion>, EngineError> {
+        Ok(self
+            .templates
+            .version(self.store.as_ref(), &inquiry.template_version_id)
+            .await?)
     }
 
     /// Takes the details step. Valid values move the inquiry from `created` to `pending`
@@ -305,9 +385,17 @@ impl Engine {
         let now = self.clock.now();
         match version.template.validate_fields(&raw, now.date()) {
             Ok(values) => {
-                let mut writes = vec![Write::SubmitInquiryFields { id: inquiry.id.clone(), fields: values, at: now }];
+                let mut writes = vec![Write::SubmitInquiryFields {
+                    id: inquiry.id.clone(),
+                    fields: values,
+                    at: now,
+                }];
                 if inquiry.status == InquiryStatus::Created {
-                    writes.extend(lifecycle::transition_inquiry(&inquiry, InquiryCause::Start, now)?);
+                    writes.extend(lifecycle::transition_inquiry(
+                        &inquiry,
+                        InquiryCause::Start,
+                        now,
+                    )?);
                 }
                 lifecycle::commit(self.store.as_ref(), &inquiry, writes).await?;
                 tracing::info!(inquiry.id = %inquiry.id, "details accepted");
@@ -320,29 +408,51 @@ impl Engine {
                     .iter()
                     .map(|field| {
                         let value = raw.get(&field.key).map(String::as_str).unwrap_or("");
-                        (field.key.clone(), value.chars().take(200).collect::<String>())
+                        (
+                            field.key.clone(),
+                            value.chars().take(200).collect::<String>(),
+                        )
                     })
                     .collect();
-                lifecycle::commit(self.store.as_ref(), &inquiry, vec![Write::SaveFieldDraft { id: inquiry.id.clone(), draft }])
-                    .await?;
+                lifecycle::commit(
+                    self.store.as_ref(),
+                    &inquiry,
+                    vec![Write::SaveFieldDraft {
+                        id: inquiry.id.clone(),
+                        draft,
+                    }],
+                )
+                .await?;
                 tracing::info!(inquiry.id = %inquiry.id, invalid_fields = errors.len(), "details refused");
-                Ok(FieldsOutcome::Invalid(errors.into_iter().map(|(key, error)| (key, error.to_string())).collect()))
+                Ok(FieldsOutcome::Invalid(
+                    errors
+                        .into_iter()
+                        .map(|(key, error)| (key, error.to_string()))
+                        .collect(),
+                ))
             }
         }
     }
 
     /// Takes one photo of the front of a government ID, runs the checks and records the
     /// verification; passing completes the inquiry, and failing the last allowed attempt fails it.
-    pub async fn submit_government_id(&self, inquiry_id: &InquiryId, upload: Bytes) -> Result<GovernmentIdOutcome, EngineError> {
+    pub async fn submit_government_id(
+        &self,
+        inquiry_id: &InquiryId,
+        upload: Bytes,
+    ) -> Result<GovernmentIdOutcome, EngineError> {
         if upload.len() as u64 > self.settings.max_upload_bytes {
-            return Err(EngineError::TooLarge { limit_bytes: self.settings.max_upload_bytes });
+            return Err(EngineError::TooLarge {
+                limit_bytes: self.settings.max_upload_bytes,
+            });
         }
         let inquiry = self.touch(inquiry_id).await?;
         if inquiry.status != InquiryStatus::Pending || inquiry.fields_submitted_at.is_none() {
             return Err(EngineError::WrongStep("the ID photo step is not open"));
         }
         let version = self.template_of(&inquiry).await?;
-        let spec = government_id_spec(&version.template).ok_or(EngineError::WrongStep("this template takes no ID photo"))?;
+        let spec = government_id_spec(&version.template)
+            .ok_or(EngineError::WrongStep("this template takes no ID photo"))?;
         let previous: Vec<VerificationRecord> = self
             .store
             .verifications_of(&inquiry.id)
@@ -350,7 +460,10 @@ impl Engine {
             .into_iter()
             .filter(|v| v.kind == VerificationKind::GovernmentId.as_str())
             .collect();
-        if previous.iter().any(|v| v.status == VerificationStatus::Passed) {
+        if previous
+            .iter()
+            .any(|v| v.status == VerificationStatus::Passed)
+        {
             return Err(EngineError::WrongStep("your ID photo was already accepted"));
         }
         let attempt = previous.len() as u32 + 1;
@@ -360,11 +473,20 @@ impl Engine {
         let kind = checks::sniff_image_kind(&upload).ok_or(EngineError::UnsupportedMediaType)?;
 
         let document_id = DocumentId::new();
-        let stored = self.documents.put(&inquiry.id, &document_id, extension_of(kind), upload.clone()).await?;
+        let stored = self
+            .documents
+            .put(
+                &inquiry.id,
+                &document_id,
+                extension_of(kind),
+                upload.clone(),
+            )
+            .await?;
         let policy = self.settings.quality.clone();
-        let outcomes = tokio::task::spawn_blocking(move || checks::run_id_image_checks(&upload, &policy))
-            .await
-            .context("running the ID image checks")?;
+        let outcomes =
+            tokio::task::spawn_blocking(move || checks::run_id_image_checks(&upload, &policy))
+                .await
+                .context("running the ID image checks")?;
         let results: Vec<CheckResult> = outcomes
             .into_iter()
             .map(|outcome| {
@@ -399,9 +521,23 @@ impl Engine {
             completed_at: None,
         };
         writes.extend(lifecycle::create_verification(verification.clone()));
-        writes.extend(lifecycle::transition_verification(&mut verification, VerificationCause::Submit, now, None)?);
-        let verdict = if passed { VerificationCause::Pass } else { VerificationCause::Fail };
-        writes.extend(lifecycle::transition_verification(&mut verification, verdict, now, Some(results.clone()))?);
+        writes.extend(lifecycle::transition_verification(
+            &mut verification,
+            VerificationCause::Submit,
+            now,
+            None,
+        )?);
+        let verdict = if passed {
+            VerificationCause::Pass
+        } else {
+            VerificationCause::Fail
+        };
+        writes.extend(lifecycle::transition_verification(
+            &mut verification,
+            verdict,
+            now,
+            Some(results.clone()),
+        )?);
         let inquiry_cause = if passed {
             Some(InquiryCause::Complete)
         } else if attempt >= u32::from(spec.max_attempts) {
@@ -456,19 +592,34 @@ impl Engine {
             InquiryStatus::Failed => FlowStep::Failed {
                 hints: verifications.last().map(failure_hints).unwrap_or_default(),
             },
-            InquiryStatus::Completed | InquiryStatus::NeedsReview | InquiryStatus::Approved | InquiryStatus::Declined => {
-                FlowStep::Completed
-            }
-            InquiryStatus::Created | InquiryStatus::Pending if inquiry.fields_submitted_at.is_none() => {
+            InquiryStatus::Completed
+            | InquiryStatus::NeedsReview
+            | InquiryStatus::Approved
+            | InquiryStatus::Declined => FlowStep::Completed,
+            InquiryStatus::Created | InquiryStatus::Pending
+                if inquiry.fields_submitted_at.is_none() =>
+            {
                 let today = self.clock.now().date();
                 let fields = template
                     .fields
                     .iter()
                     .map(|field| {
-                        let drafted = inquiry.field_draft.as_ref().and_then(|draft| draft.get(&field.key));
-                        let value = drafted.or_else(|| inquiry.fields.get(&field.key)).cloned().unwrap_or_default();
-                        let error = drafted.and_then(|value| field.validate(value, today).err()).map(|e| e.to_string());
-                        FieldView { spec: field.clone(), value, error }
+                        let drafted = inquiry
+                            .field_draft
+                            .as_ref()
+                            .and_then(|draft| draft.get(&field.key));
+                        let value = drafted
+                            .or_else(|| inquiry.fields.get(&field.key))
+                            .cloned()
+                            .unwrap_or_default();
+                        let error = drafted
+                            .and_then(|value| field.validate(value, today).err())
+                            .map(|e| e.to_string());
+                        FieldView {
+                            spec: field.clone(),
+                            value,
+                            error,
+                        }
                     })
                     .collect();
                 FlowStep::Details { fields }
@@ -482,28 +633,44 @@ impl Engine {
                     FlowStep::GovernmentId {
                         attempt: u8::try_from(attempts.len() + 1).unwrap_or(u8::MAX),
                         max_attempts: spec.max_attempts,
-                        hints: attempts.last().map(|v| failure_hints(v)).unwrap_or_default(),
+                        hints: attempts
+                            .last()
+                            .map(|v| failure_hints(v))
+                            .unwrap_or_default(),
                         max_upload_bytes: self.settings.max_upload_bytes,
                     }
                 }
                 None => FlowStep::Completed,
             },
         };
-        Ok(FlowView { inquiry_id: inquiry.id.to_string(), title: template.title.clone(), step })
+        Ok(FlowView {
+            inquiry_id: inquiry.id.to_string(),
+            title: template.title.clone(),
+            step,
+        })
     }
 
     /// Events about an inquiry, oldest first (for tests, the API and the dashboard).
-    pub async fn events_of(&self, inquiry_id: &InquiryId) -> Result<Vec<crate::records::EventRecord>, EngineError> {
+    pub async fn events_of(
+        &self,
+        inquiry_id: &InquiryId,
+    ) -> Result<Vec<crate::records::EventRecord>, EngineError> {
         Ok(self.store.events_of(inquiry_id).await?)
     }
 
     /// Verifications of an inquiry, oldest first.
-    pub async fn verifications_of(&self, inquiry_id: &InquiryId) -> Result<Vec<VerificationRecord>, EngineError> {
+    pub async fn verifications_of(
+        &self,
+        inquiry_id: &InquiryId,
+    ) -> Result<Vec<VerificationRecord>, EngineError> {
         Ok(self.store.verifications_of(inquiry_id).await?)
     }
 
     /// Documents of an inquiry, oldest first.
-    pub async fn documents_of(&self, inquiry_id: &InquiryId) -> Result<Vec<DocumentRecord>, EngineError> {
+    pub async fn documents_of(
+        &self,
+        inquiry_id: &InquiryId,
+    ) -> Result<Vec<DocumentRecord>, EngineError> {
         Ok(self.store.documents_of(inquiry_id).await?)
     }
 
@@ -514,9 +681,17 @@ impl Engine {
 
     /// Applies an organization's or the scheduler's cause (approve, decline, mark for review,
     /// expire) through the lifecycle service.
-    pub async fn apply_cause(&self, inquiry_id: &InquiryId, cause: InquiryCause) -> Result<InquiryRecord, EngineError> {
+    pub async fn apply_cause(
+        &self,
+        inquiry_id: &InquiryId,
+        cause: InquiryCause,
+    ) -> Result<InquiryRecord, EngineError> {
         let inquiry = self.touch(inquiry_id).await?;
-        lifecycle::apply_inquiry_cause(self.store.as_ref(), &inquiry, cause, self.clock.now()).await?;
-        self.store.inquiry(inquiry_id).await?.ok_or(EngineError::NotFound { kind: "inquiry" })
+        lifecycle::apply_inquiry_cause(self.store.as_ref(), &inquiry, cause, self.clock.now())
+            .await?;
+        self.store
+            .inquiry(inquiry_id)
+            .await?
+            .ok_or(EngineError::NotFound { kind: "inquiry" })
     }
 }

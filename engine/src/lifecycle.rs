@@ -13,7 +13,13 @@ use domain::verification::{self, VerificationCause, VERIFICATION_CREATED_EVENT};
 use serde_json::json;
 use time::OffsetDateTime;
 
-fn inquiry_event(inquiry: &InquiryRecord, name: &'static str, from: Option<InquiryStatus>, to: InquiryStatus, at: OffsetDateTime) -> Write {
+fn inquiry_event(
+    inquiry: &InquiryRecord,
+    name: &'static str,
+    from: Option<InquiryStatus>,
+    to: InquiryStatus,
+    at: OffsetDateTime,
+) -> Write {
     Write::InsertEvent(NewEvent {
         id: EventId::new(),
         name,
@@ -28,7 +34,13 @@ fn inquiry_event(inquiry: &InquiryRecord, name: &'static str, from: Option<Inqui
 /// Writes that create an inquiry in its initial status with its `inquiry.created` event.
 pub fn create_inquiry(inquiry: InquiryRecord) -> Vec<Write> {
     debug_assert_eq!(inquiry.status, InquiryStatus::INITIAL);
-    let event = inquiry_event(&inquiry, INQUIRY_CREATED_EVENT, None, InquiryStatus::INITIAL, inquiry.created_at);
+    let event = inquiry_event(
+        &inquiry,
+        INQUIRY_CREATED_EVENT,
+        None,
+        InquiryStatus::INITIAL,
+        inquiry.created_at,
+    );
     vec![Write::InsertInquiry(inquiry), event]
 }
 
@@ -40,12 +52,22 @@ pub fn transition_inquiry(
 ) -> Result<Vec<Write>, EngineError> {
     let change = inquiry::transition(inquiry.status, cause)?;
     Ok(vec![
-        Write::TransitionInquiry { id: inquiry.id.clone(), from: change.from, to: change.to, at },
+        Write::TransitionInquiry {
+            id: inquiry.id.clone(),
+            from: change.from,
+            to: change.to,
+            at,
+        },
         inquiry_event(inquiry, change.event_name, Some(change.from), change.to, at),
     ])
 }
 
-fn verification_event(v: &VerificationRecord, name: &'static str, status: verification::VerificationStatus, at: OffsetDateTime) -> Write {
+fn verification_event(
+    v: &VerificationRecord,
+    name: &'static str,
+    status: verification::VerificationStatus,
+    at: OffsetDateTime,
+) -> Write {
     Write::InsertEvent(NewEvent {
         id: EventId::new(),
         name,
@@ -77,14 +99,24 @@ pub fn transition_verification(
         v.checks = checks.clone();
     }
     Ok(vec![
-        Write::TransitionVerification { id: v.id.clone(), from: change.from, to: change.to, at, checks },
+        Write::TransitionVerification {
+            id: v.id.clone(),
+            from: change.from,
+            to: change.to,
+            at,
+            checks,
+        },
         verification_event(v, change.event_name, change.to, at),
     ])
 }
 
 /// Commits a batch; a failed guard becomes [`EngineError::Conflict`] carrying the inquiry's
 /// current status, so the caller can say what happened instead.
-pub async fn commit(store: &dyn Store, inquiry: &InquiryRecord, writes: Vec<Write>) -> Result<(), EngineError> {
+pub async fn commit(
+    store: &dyn Store,
+    inquiry: &InquiryRecord,
+    writes: Vec<Write>,
+) -> Result<(), EngineError> {
     match store.commit(writes).await {
         Ok(()) => Ok(()),
         Err(StoreError::Conflict) => {
@@ -110,8 +142,17 @@ pub async fn apply_inquiry_cause(
     let mut writes = transition_inquiry(inquiry, cause, at)?;
     if cause == InquiryCause::Expire {
         for mut open in store.verifications_of(&inquiry.id).await? {
-            if matches!(open.status, verification::VerificationStatus::Created | verification::VerificationStatus::Submitted) {
-                writes.extend(transition_verification(&mut open, VerificationCause::Cancel, at, None)?);
+            if matches!(
+                open.status,
+                verification::VerificationStatus::Created
+                    | verification::VerificationStatus::Submitted
+            ) {
+                writes.extend(transition_verification(
+                    &mut open,
+                    VerificationCause::Cancel,
+                    at,
+                    None,
+                )?);
             }
         }
     }

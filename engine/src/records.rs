@@ -1,7 +1,9 @@
 //! Rows as the engine sees them: typed ids and statuses, times as `OffsetDateTime`.
 
 use domain::checks::CheckResult;
-use domain::ids::{DocumentId, EventId, InquiryId, SessionId, TemplateId, TemplateVersionId, VerificationId};
+use domain::ids::{
+    DocumentId, EventId, InquiryId, SessionId, TemplateId, TemplateVersionId, VerificationId,
+};
 use domain::inquiry::InquiryStatus;
 use domain::verification::VerificationStatus;
 use std::collections::BTreeMap;

@@ -32,14 +32,23 @@ pub fn version_id_of(content: &str) -> TemplateVersionId {
 
 /// Parses and validates one template's TOML.
 pub fn parse_template(content: &str) -> anyhow::Result<TemplateVersion> {
-    let template: Template = toml::from_str(content).context("the template is not valid TOML for a template")?;
-    template.validate().context("the template's rules are not met")?;
-    Ok(TemplateVersion { version_id: version_id_of(content), template, content: content.to_owned(), source: None })
+    let template: Template =
+        toml::from_str(content).context("the template is not valid TOML for a template")?;
+    template
+        .validate()
+        .context("the template's rules are not met")?;
+    Ok(TemplateVersion {
+        version_id: version_id_of(content),
+        template,
+        content: content.to_owned(),
+        source: None,
+    })
 }
 
 /// Reads and validates one template file.
 pub fn load_template_file(path: &Path) -> anyhow::Result<TemplateVersion> {
-    let content = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let content =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut version = parse_template(&content).with_context(|| format!("in {}", path.display()))?;
     version.source = Some(path.to_owned());
     Ok(version)
@@ -66,7 +75,11 @@ impl TemplateRegistry {
         for path in paths {
             let version = load_template_file(&path)?;
             if registry.current(&version.template.id).is_some() {
-                bail!("template id {} is defined twice (again in {})", version.template.id, path.display());
+                bail!(
+                    "template id {} is defined twice (again in {})",
+                    version.template.id,
+                    path.display()
+                );
             }
             registry.insert(version);
         }
@@ -107,7 +120,11 @@ impl TemplateRegistry {
     }
 
     /// A pinned version, from memory or else from the store.
-    pub async fn version(&self, store: &dyn Store, id: &TemplateVersionId) -> anyhow::Result<Arc<TemplateVersion>> {
+    pub async fn version(
+        &self,
+        store: &dyn Store,
+        id: &TemplateVersionId,
+    ) -> anyhow::Result<Arc<TemplateVersion>> {
         if let Some(version) = read(&self.versions).get(id).cloned() {
             return Ok(version);
         }
@@ -127,7 +144,8 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 }
 
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -146,13 +164,19 @@ mod tests {
     fn shipped_templates_load() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates");
         let registry = TemplateRegistry::load_dir(&dir).unwrap();
-        assert!(registry.current(&TemplateId::parse("itmpl_basic_kyc").unwrap()).is_some());
+        assert!(registry
+            .current(&TemplateId::parse("itmpl_basic_kyc").unwrap())
+            .is_some());
     }
 
     #[test]
     fn invalid_templates_are_refused_with_a_reason() {
-        let error = parse_template("id = \"itmpl_x\"\nname = \"x\"\nexpires-after-hours = 0\n").unwrap_err();
-        assert!(format!("{error:#}").contains("expires-after-hours"), "{error:#}");
+        let error = parse_template("id = \"itmpl_x\"\nname = \"x\"\nexpires-after-hours = 0\n")
+            .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("expires-after-hours"),
+            "{error:#}"
+        );
         let error = parse_template("id = \"inq_x\"\nname = \"x\"\n").unwrap_err();
         assert!(format!("{error:#}").contains("template"), "{error:#}");
     }

@@ -24,16 +24,31 @@ async fn spawn_engine() -> TestEngine {
     let data = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-27 10:00 UTC)));
     let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates");
-    let engine = Engine::open_local(data.path(), None, &templates, clock.clone(), EngineSettings::default())
-        .await
-        .unwrap();
-    TestEngine { engine, clock, _data: data }
+    let engine = Engine::open_local(
+        data.path(),
+        None,
+        &templates,
+        clock.clone(),
+        EngineSettings::default(),
+    )
+    .await
+    .unwrap();
+    TestEngine {
+        engine,
+        clock,
+        _data: data,
+    }
 }
 
 fn sharp_photo() -> Bytes {
     static PHOTO: OnceLock<Bytes> = OnceLock::new();
     PHOTO
-        .get_or_init(|| Bytes::from(checks::fixtures::encode_jpeg(&checks::fixtures::id_card_image(1600, 1000), 90)))
+        .get_or_init(|| {
+            Bytes::from(checks::fixtures::encode_jpeg(
+                &checks::fixtures::id_card_image(1600, 1000),
+                90,
+            ))
+        })
         .clone()
 }
 
@@ -42,16 +57,23 @@ fn blurred_photo() -> Bytes {
     PHOTO
         .get_or_init(|| {
             let card = checks::fixtures::id_card_image(1600, 1000);
-            Bytes::from(checks::fixtures::encode_jpeg(&checks::fixtures::blurred(&card, 6.0), 90))
+            Bytes::from(checks::fixtures::encode_jpeg(
+                &checks::fixtures::blurred(&card, 6.0),
+                90,
+            ))
         })
         .clone()
 }
 
 fn details() -> BTreeMap<String, String> {
-    [("name-first", "Jane"), ("name-last", "Doe"), ("birthdate", "1990-01-31")]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    [
+        ("name-first", "Jane"),
+        ("name-last", "Doe"),
+        ("birthdate", "1990-01-31"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
 }
 
 async fn new_inquiry(engine: &Engine) -> InquiryId {
@@ -67,7 +89,13 @@ async fn new_inquiry(engine: &Engine) -> InquiryId {
 }
 
 async fn event_names(engine: &Engine, id: &InquiryId) -> Vec<String> {
-    engine.events_of(id).await.unwrap().into_iter().map(|event| event.name).collect()
+    engine
+        .events_of(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| event.name)
+        .collect()
 }
 
 #[tokio::test]
@@ -84,27 +112,57 @@ async fn an_inquiry_goes_from_created_to_completed_with_every_event() {
         .unwrap();
     let id = created.inquiry.id.clone();
     assert_eq!(created.inquiry.status, InquiryStatus::Created);
-    let opened = t.engine.open_with_session(&id, &created.session_token).await.unwrap();
-    assert!(matches!(t.engine.flow_view(&opened).await.unwrap().step, FlowStep::Details { .. }));
+    let opened = t
+        .engine
+        .open_with_session(&id, &created.session_token)
+        .await
+        .unwrap();
+    assert!(matches!(
+        t.engine.flow_view(&opened).await.unwrap().step,
+        FlowStep::Details { .. }
+    ));
 
-    assert_eq!(t.engine.submit_fields(&id, details()).await.unwrap(), FieldsOutcome::Accepted);
+    assert_eq!(
+        t.engine.submit_fields(&id, details()).await.unwrap(),
+        FieldsOutcome::Accepted
+    );
     let inquiry = t.engine.touch(&id).await.unwrap();
     assert_eq!(inquiry.status, InquiryStatus::Pending);
     assert_eq!(inquiry.fields["name-first"], "Jane");
     assert!(inquiry.started_at.is_some());
     match t.engine.flow_view(&inquiry).await.unwrap().step {
-        FlowStep::GovernmentId { attempt: 1, max_attempts: 3, hints, .. } => assert!(hints.is_empty()),
+        FlowStep::GovernmentId {
+            attempt: 1,
+            max_attempts: 3,
+            hints,
+            ..
+        } => assert!(hints.is_empty()),
         other => panic!("expected the ID step, got {other:?}"),
     }
 
-    let outcome = t.engine.submit_government_id(&id, sharp_photo()).await.unwrap();
-    assert_eq!(outcome.status, VerificationStatus::Passed, "{:?}", outcome.checks);
+    let outcome = t
+        .engine
+        .submit_government_id(&id, sharp_photo())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.status,
+        VerificationStatus::Passed,
+        "{:?}",
+        outcome.checks
+    );
     assert_eq!(outcome.inquiry_status, InquiryStatus::Completed);
-    assert!(outcome.checks.iter().all(|check| check.status == CheckStatus::Passed));
+    assert!(outcome
+        .checks
+        .iter()
+        .all(|check| check.status == CheckStatus::Passed));
     let inquiry = t.engine.touch(&id).await.unwrap();
     assert_eq!(inquiry.status, InquiryStatus::Completed);
     assert!(inquiry.completed_at.is_some());
-    assert_eq!(t.engine.flow_view(&inquiry).await.unwrap().step, FlowStep::Completed);
+    assert_eq!(
+        t.engine.flow_view(&inquiry).await.unwrap().step,
+        FlowStep::Completed
+    );
 
     assert_eq!(
         event_names(&t.engine, &id).await,
@@ -118,12 +176,19 @@ async fn an_inquiry_goes_from_created_to_completed_with_every_event() {
         ]
     );
     let events = t.engine.events_of(&id).await.unwrap();
-    let inquiry_sequences: Vec<i64> = events.iter().filter(|e| e.object_type == "inquiry").map(|e| e.sequence).collect();
+    let inquiry_sequences: Vec<i64> = events
+        .iter()
+        .filter(|e| e.object_type == "inquiry")
+        .map(|e| e.sequence)
+        .collect();
     assert_eq!(inquiry_sequences, [1, 2, 3]);
     let documents = t.engine.documents_of(&id).await.unwrap();
     assert_eq!(documents.len(), 1);
     assert_eq!(documents[0].content_type, "image/jpeg");
-    assert_eq!(t.engine.document_bytes(&documents[0]).await.unwrap(), sharp_photo());
+    assert_eq!(
+        t.engine.document_bytes(&documents[0]).await.unwrap(),
+        sharp_photo()
+    );
 }
 
 #[tokio::test]
@@ -132,18 +197,33 @@ async fn three_failed_photos_fail_the_inquiry_with_hints_on_the_way() {
     let id = new_inquiry(&t.engine).await;
     t.engine.submit_fields(&id, details()).await.unwrap();
     for attempt in 1..=3u8 {
-        let outcome = t.engine.submit_government_id(&id, blurred_photo()).await.unwrap();
+        let outcome = t
+            .engine
+            .submit_government_id(&id, blurred_photo())
+            .await
+            .unwrap();
         assert_eq!(outcome.status, VerificationStatus::Failed);
-        let blur = outcome.checks.iter().find(|c| c.name.as_str() == "id_blur_detection").unwrap();
+        let blur = outcome
+            .checks
+            .iter()
+            .find(|c| c.name.as_str() == "id_blur_detection")
+            .unwrap();
         assert_eq!(blur.status, CheckStatus::Failed);
         let inquiry = t.engine.touch(&id).await.unwrap();
         let view = t.engine.flow_view(&inquiry).await.unwrap();
         if attempt < 3 {
             assert_eq!(inquiry.status, InquiryStatus::Pending);
             match view.step {
-                FlowStep::GovernmentId { attempt: next, hints, .. } => {
+                FlowStep::GovernmentId {
+                    attempt: next,
+                    hints,
+                    ..
+                } => {
                     assert_eq!(next, attempt + 1);
-                    assert!(hints.iter().any(|hint| hint.contains("blurry")), "{hints:?}");
+                    assert!(
+                        hints.iter().any(|hint| hint.contains("blurry")),
+                        "{hints:?}"
+                    );
                 }
                 other => panic!("expected the ID step again, got {other:?}"),
             }
@@ -152,10 +232,17 @@ async fn three_failed_photos_fail_the_inquiry_with_hints_on_the_way() {
             assert!(matches!(view.step, FlowStep::Failed { .. }));
         }
     }
-    let refused = t.engine.submit_government_id(&id, sharp_photo()).await.unwrap_err();
+    let refused = t
+        .engine
+        .submit_government_id(&id, sharp_photo())
+        .await
+        .unwrap_err();
     assert!(matches!(refused, EngineError::WrongStep(_)), "{refused:?}");
     let names = event_names(&t.engine, &id).await;
-    assert_eq!(names.iter().filter(|n| *n == "verification.failed").count(), 3);
+    assert_eq!(
+        names.iter().filter(|n| *n == "verification.failed").count(),
+        3
+    );
     assert_eq!(names.last().map(String::as_str), Some("inquiry.failed"));
 }
 
@@ -164,14 +251,32 @@ async fn illegal_transitions_are_refused_and_write_nothing() {
     let t = spawn_engine().await;
     let id = new_inquiry(&t.engine).await;
     let before = t.engine.events_of(&id).await.unwrap();
-    let refused = t.engine.apply_cause(&id, InquiryCause::Approve).await.unwrap_err();
-    assert_eq!(refused.to_string(), "an inquiry that is created cannot approve");
-    let refused = t.engine.apply_cause(&id, InquiryCause::Complete).await.unwrap_err();
+    let refused = t
+        .engine
+        .apply_cause(&id, InquiryCause::Approve)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "an inquiry that is created cannot approve"
+    );
+    let refused = t
+        .engine
+        .apply_cause(&id, InquiryCause::Complete)
+        .await
+        .unwrap_err();
     assert!(matches!(refused, EngineError::IllegalTransition(_)));
     // The ID step is not open before the details, and nothing is stored when it is refused.
-    let refused = t.engine.submit_government_id(&id, sharp_photo()).await.unwrap_err();
+    let refused = t
+        .engine
+        .submit_government_id(&id, sharp_photo())
+        .await
+        .unwrap_err();
     assert!(matches!(refused, EngineError::WrongStep(_)));
-    assert_eq!(t.engine.touch(&id).await.unwrap().status, InquiryStatus::Created);
+    assert_eq!(
+        t.engine.touch(&id).await.unwrap().status,
+        InquiryStatus::Created
+    );
     assert_eq!(t.engine.events_of(&id).await.unwrap(), before);
     assert!(t.engine.documents_of(&id).await.unwrap().is_empty());
 }
@@ -181,7 +286,11 @@ async fn files_that_are_not_images_are_refused_without_using_an_attempt() {
     let t = spawn_engine().await;
     let id = new_inquiry(&t.engine).await;
     t.engine.submit_fields(&id, details()).await.unwrap();
-    let refused = t.engine.submit_government_id(&id, Bytes::from_static(b"%PDF-1.7\n...")).await.unwrap_err();
+    let refused = t
+        .engine
+        .submit_government_id(&id, Bytes::from_static(b"%PDF-1.7\n..."))
+        .await
+        .unwrap_err();
     assert!(matches!(refused, EngineError::UnsupportedMediaType));
     assert!(t.engine.verifications_of(&id).await.unwrap().is_empty());
     assert!(t.engine.documents_of(&id).await.unwrap().is_empty());
@@ -203,7 +312,10 @@ async fn invalid_details_are_kept_as_a_draft_with_reasons() {
         panic!("still on the details step");
     };
     let first = fields.iter().find(|f| f.spec.key == "name-first").unwrap();
-    assert_eq!((first.value.as_str(), first.error.as_deref()), ("Jane", None));
+    assert_eq!(
+        (first.value.as_str(), first.error.as_deref()),
+        ("Jane", None)
+    );
     let birthdate = fields.iter().find(|f| f.spec.key == "birthdate").unwrap();
     assert_eq!(birthdate.value, "2030-01-01");
     assert!(birthdate.error.as_deref().unwrap().contains("past"));
@@ -231,7 +343,10 @@ async fn concurrent_submissions_make_exactly_one_transition_and_one_event() {
         }
     }
     assert_eq!(accepted, 1);
-    assert_eq!(event_names(&t.engine, &id).await, ["inquiry.created", "inquiry.started"]);
+    assert_eq!(
+        event_names(&t.engine, &id).await,
+        ["inquiry.created", "inquiry.started"]
+    );
 
     // Two photos at once: one verification, one set of events.
     let photos: Vec<_> = (0..2)
@@ -254,9 +369,16 @@ async fn concurrent_submissions_make_exactly_one_transition_and_one_event() {
     }
     assert_eq!(passed, 1);
     let names = event_names(&t.engine, &id).await;
-    assert_eq!(names.iter().filter(|n| *n == "inquiry.completed").count(), 1);
+    assert_eq!(
+        names.iter().filter(|n| *n == "inquiry.completed").count(),
+        1
+    );
     assert_eq!(t.engine.verifications_of(&id).await.unwrap().len(), 1);
-    assert_eq!(t.engine.documents_of(&id).await.unwrap().len(), 1, "the loser's file is not left referenced");
+    assert_eq!(
+        t.engine.documents_of(&id).await.unwrap().len(),
+        1,
+        "the loser's file is not left referenced"
+    );
 }
 
 #[tokio::test]
@@ -268,14 +390,26 @@ async fn inquiries_expire_when_touched_after_their_time() {
     let inquiry = t.engine.touch(&id).await.unwrap();
     assert_eq!(inquiry.status, InquiryStatus::Expired);
     assert!(inquiry.expired_at.is_some());
-    assert_eq!(t.engine.flow_view(&inquiry).await.unwrap().step, FlowStep::Expired);
-    assert_eq!(event_names(&t.engine, &id).await.last().map(String::as_str), Some("inquiry.expired"));
-    assert!(matches!(t.engine.submit_government_id(&id, sharp_photo()).await, Err(EngineError::WrongStep(_))));
+    assert_eq!(
+        t.engine.flow_view(&inquiry).await.unwrap().step,
+        FlowStep::Expired
+    );
+    assert_eq!(
+        event_names(&t.engine, &id).await.last().map(String::as_str),
+        Some("inquiry.expired")
+    );
+    assert!(matches!(
+        t.engine.submit_government_id(&id, sharp_photo()).await,
+        Err(EngineError::WrongStep(_))
+    ));
 
     let other = new_inquiry(&t.engine).await;
     t.clock.advance(Duration::hours(25));
     assert_eq!(t.engine.expire_overdue().await.unwrap(), 1);
-    assert_eq!(t.engine.touch(&other).await.unwrap().status, InquiryStatus::Expired);
+    assert_eq!(
+        t.engine.touch(&other).await.unwrap().status,
+        InquiryStatus::Expired
+    );
 }
 
 #[tokio::test]
@@ -283,17 +417,34 @@ async fn a_session_token_opens_its_own_inquiry_only() {
     let t = spawn_engine().await;
     let first = t
         .engine
-        .create_inquiry(NewInquiry { template_id: Some(TemplateId::parse("itmpl_basic_kyc").unwrap()), ..Default::default() })
+        .create_inquiry(NewInquiry {
+            template_id: Some(TemplateId::parse("itmpl_basic_kyc").unwrap()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     let second = new_inquiry(&t.engine).await;
-    assert!(t.engine.open_with_session(&first.inquiry.id, &first.session_token).await.is_ok());
+    assert!(t
+        .engine
+        .open_with_session(&first.inquiry.id, &first.session_token)
+        .await
+        .is_ok());
     assert!(matches!(
-        t.engine.open_with_session(&second, &first.session_token).await,
+        t.engine
+            .open_with_session(&second, &first.session_token)
+            .await,
         Err(EngineError::Unauthorized)
     ));
-    assert!(matches!(t.engine.open_with_session(&first.inquiry.id, "vst_forged").await, Err(EngineError::Unauthorized)));
-    assert!(matches!(t.engine.open_with_session(&first.inquiry.id, "").await, Err(EngineError::Unauthorized)));
+    assert!(matches!(
+        t.engine
+            .open_with_session(&first.inquiry.id, "vst_forged")
+            .await,
+        Err(EngineError::Unauthorized)
+    ));
+    assert!(matches!(
+        t.engine.open_with_session(&first.inquiry.id, "").await,
+        Err(EngineError::Unauthorized)
+    ));
 }
 
 #[tokio::test]
@@ -301,10 +452,22 @@ async fn a_template_that_does_not_exist_creates_nothing() {
     let t = spawn_engine().await;
     let refused = t
         .engine
-        .create_inquiry(NewInquiry { template_id: Some(TemplateId::parse("itmpl_nope").unwrap()), ..Default::default() })
+        .create_inquiry(NewInquiry {
+            template_id: Some(TemplateId::parse("itmpl_nope").unwrap()),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert!(matches!(refused, EngineError::NotFound { .. }));
-    assert!(t.engine.start_view(&TemplateId::parse("itmpl_nope").unwrap()).is_err());
-    assert_eq!(t.engine.start_view(&TemplateId::parse("itmpl_basic_kyc").unwrap()).unwrap().title, "Verify your identity");
+    assert!(t
+        .engine
+        .start_view(&TemplateId::parse("itmpl_nope").unwrap())
+        .is_err());
+    assert_eq!(
+        t.engine
+            .start_view(&TemplateId::parse("itmpl_basic_kyc").unwrap())
+            .unwrap()
+            .title,
+        "Verify your identity"
+    );
 }

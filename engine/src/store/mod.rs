@@ -7,7 +7,8 @@
 pub mod sqlite;
 
 use crate::records::{
-    DocumentRecord, EventRecord, InquiryRecord, SessionRecord, TemplateVersionRecord, VerificationRecord,
+    DocumentRecord, EventRecord, InquiryRecord, SessionRecord, TemplateVersionRecord,
+    VerificationRecord,
 };
 use async_trait::async_trait;
 use domain::checks::CheckResult;
@@ -49,11 +50,23 @@ pub struct NewEvent {
 pub enum Write {
     InsertInquiry(InquiryRecord),
     /// `UPDATE … SET status = to WHERE id = ? AND status = from`, stamping the status's time column.
-    TransitionInquiry { id: InquiryId, from: InquiryStatus, to: InquiryStatus, at: OffsetDateTime },
+    TransitionInquiry {
+        id: InquiryId,
+        from: InquiryStatus,
+        to: InquiryStatus,
+        at: OffsetDateTime,
+    },
     /// Saves the submitted fields once: guarded on no fields having been submitted before.
-    SubmitInquiryFields { id: InquiryId, fields: BTreeMap<String, String>, at: OffsetDateTime },
+    SubmitInquiryFields {
+        id: InquiryId,
+        fields: BTreeMap<String, String>,
+        at: OffsetDateTime,
+    },
     /// Keeps what the person typed when it was refused, so nothing is lost (guarded like above).
-    SaveFieldDraft { id: InquiryId, draft: BTreeMap<String, String> },
+    SaveFieldDraft {
+        id: InquiryId,
+        draft: BTreeMap<String, String>,
+    },
     InsertSession(SessionRecord),
     InsertDocument(DocumentRecord),
     InsertVerification(VerificationRecord),
@@ -74,18 +87,35 @@ pub trait Store: Send + Sync + 'static {
     /// Applies every write or none.
     async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError>;
     /// Records a template version (no-op when it is already known).
-    async fn save_template_version(&self, version: &TemplateVersionRecord) -> Result<(), StoreError>;
-    async fn template_version(&self, id: &TemplateVersionId) -> Result<Option<TemplateVersionRecord>, StoreError>;
+    async fn save_template_version(
+        &self,
+        version: &TemplateVersionRecord,
+    ) -> Result<(), StoreError>;
+    async fn template_version(
+        &self,
+        id: &TemplateVersionId,
+    ) -> Result<Option<TemplateVersionRecord>, StoreError>;
     async fn inquiry(&self, id: &InquiryId) -> Result<Option<InquiryRecord>, StoreError>;
-    async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError>;
+    async fn session_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<SessionRecord>, StoreError>;
     /// Verifications of an inquiry, oldest first.
-    async fn verifications_of(&self, inquiry_id: &InquiryId) -> Result<Vec<VerificationRecord>, StoreError>;
+    async fn verifications_of(
+        &self,
+        inquiry_id: &InquiryId,
+    ) -> Result<Vec<VerificationRecord>, StoreError>;
     /// Documents of an inquiry, oldest first.
-    async fn documents_of(&self, inquiry_id: &InquiryId) -> Result<Vec<DocumentRecord>, StoreError>;
+    async fn documents_of(&self, inquiry_id: &InquiryId)
+        -> Result<Vec<DocumentRecord>, StoreError>;
     /// Events about an inquiry and its verifications, oldest first.
     async fn events_of(&self, inquiry_id: &InquiryId) -> Result<Vec<EventRecord>, StoreError>;
     /// Open inquiries whose expiry time has passed, at most `limit`.
-    async fn overdue_inquiries(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<InquiryId>, StoreError>;
+    async fn overdue_inquiries(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<InquiryId>, StoreError>;
     /// True when the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -3,14 +3,19 @@
 use super::{NewEvent, Store, StoreError, Write};
 use crate::clock::{from_millis, to_millis};
 use crate::records::{
-    DocumentRecord, EventRecord, InquiryRecord, SessionRecord, TemplateVersionRecord, VerificationRecord,
+    DocumentRecord, EventRecord, InquiryRecord, SessionRecord, TemplateVersionRecord,
+    VerificationRecord,
 };
 use anyhow::Context;
 use async_trait::async_trait;
-use domain::ids::{DocumentId, EventId, InquiryId, SessionId, TemplateId, TemplateVersionId, VerificationId};
+use domain::ids::{
+    DocumentId, EventId, InquiryId, SessionId, TemplateId, TemplateVersionId, VerificationId,
+};
 use domain::inquiry::InquiryStatus;
 use domain::verification::VerificationStatus;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use std::path::Path;
 use std::str::FromStr;
@@ -34,7 +39,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        Self::connect(options).await.with_context(|| format!("opening SQLite database {}", path.display()))
+        Self::connect(options)
+            .await
+            .with_context(|| format!("opening SQLite database {}", path.display()))
     }
 
     /// Opens a database from a `sqlite://…` URL.
@@ -77,11 +84,16 @@ fn inquiry_from_row(row: &SqliteRow) -> Result<InquiryRecord, StoreError> {
     Ok(InquiryRecord {
         id: InquiryId::parse(row.try_get("id")?).map_err(corrupt)?,
         template_id: TemplateId::parse(row.try_get("template_id")?).map_err(corrupt)?,
-        template_version_id: TemplateVersionId::parse(row.try_get("template_version_id")?).map_err(corrupt)?,
+        template_version_id: TemplateVersionId::parse(row.try_get("template_version_id")?)
+            .map_err(corrupt)?,
         status: InquiryStatus::parse(row.try_get("status")?).map_err(corrupt)?,
         reference_id: row.try_get("reference_id")?,
         fields: serde_json::from_str(&fields).map_err(corrupt)?,
-        field_draft: field_draft.as_deref().map(serde_json::from_str).transpose().map_err(corrupt)?,
+        field_draft: field_draft
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(corrupt)?,
         fields_submitted_at: optional_time(row, "fields_submitted_at")?,
         created_at: from_millis(row.try_get("created_at")?),
         started_at: optional_time(row, "started_at")?,
@@ -104,7 +116,10 @@ fn verification_from_row(row: &SqliteRow) -> Result<VerificationRecord, StoreErr
         kind: row.try_get("kind")?,
         attempt: u32::try_from(row.try_get::<i64, _>("attempt")?).map_err(corrupt)?,
         status: VerificationStatus::parse(row.try_get("status")?).map_err(corrupt)?,
-        document_id: document_id.map(DocumentId::parse).transpose().map_err(corrupt)?,
+        document_id: document_id
+            .map(DocumentId::parse)
+            .transpose()
+            .map_err(corrupt)?,
         checks: serde_json::from_str(&checks).map_err(corrupt)?,
         created_at: from_millis(row.try_get("created_at")?),
         submitted_at: optional_time(row, "submitted_at")?,
@@ -134,7 +149,9 @@ fn inquiry_time_column(status: InquiryStatus) -> Option<&'static str> {
         InquiryStatus::Completed => Some("completed_at"),
         InquiryStatus::Failed => Some("failed_at"),
         InquiryStatus::Expired => Some("expired_at"),
-        InquiryStatus::NeedsReview | InquiryStatus::Approved | InquiryStatus::Declined => Some("decisioned_at"),
+        InquiryStatus::NeedsReview | InquiryStatus::Approved | InquiryStatus::Declined => {
+            Some("decisioned_at")
+        }
     }
 }
 
@@ -260,16 +277,25 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
                 return Err(StoreError::Conflict);
             }
         }
-        Write::TransitionVerification { id, from, to, at, checks } => {
+        Write::TransitionVerification {
+            id,
+            from,
+            to,
+            at,
+            checks,
+        } => {
             let at = to_millis(at);
             let (submitted_at, completed_at) = match to {
                 VerificationStatus::Submitted => (Some(at), None),
-                VerificationStatus::Passed | VerificationStatus::Failed | VerificationStatus::Canceled => {
-                    (None, Some(at))
-                }
+                VerificationStatus::Passed
+                | VerificationStatus::Failed
+                | VerificationStatus::Canceled => (None, Some(at)),
                 VerificationStatus::Created => (None, None),
             };
-            let checks = checks.map(|checks| serde_json::to_string(&checks)).transpose().map_err(corrupt)?;
+            let checks = checks
+                .map(|checks| serde_json::to_string(&checks))
+                .transpose()
+                .map_err(corrupt)?;
             let result = sqlx::query(
                 "UPDATE verifications SET status = ?, submitted_at = COALESCE(?, submitted_at), \
                  completed_at = COALESCE(?, completed_at), checks = COALESCE(?, checks) WHERE id = ? AND status = ?",
@@ -291,7 +317,10 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
     Ok(())
 }
 
-async fn insert_event(tx: &mut Transaction<'static, Sqlite>, event: NewEvent) -> Result<(), StoreError> {
+async fn insert_event(
+    tx: &mut Transaction<'static, Sqlite>,
+    event: NewEvent,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO events (id, name, object_type, object_id, inquiry_id, sequence, payload, created_at) \
          VALUES (?, ?, ?, ?, ?, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM events WHERE object_id = ?), ?, ?)",
@@ -325,7 +354,10 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn save_template_version(&self, version: &TemplateVersionRecord) -> Result<(), StoreError> {
+    async fn save_template_version(
+        &self,
+        version: &TemplateVersionRecord,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO template_versions (id, template_id, content, created_at) VALUES (?, ?, ?, ?) \
              ON CONFLICT (id) DO NOTHING",
@@ -339,11 +371,16 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn template_version(&self, id: &TemplateVersionId) -> Result<Option<TemplateVersionRecord>, StoreError> {
-        let row = sqlx::query("SELECT id, template_id, content, created_at FROM template_versions WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn template_version(
+        &self,
+        id: &TemplateVersionId,
+    ) -> Result<Option<TemplateVersionRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, template_id, content, created_at FROM template_versions WHERE id = ?",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|row| {
             Ok(TemplateVersionRecord {
                 id: TemplateVersionId::parse(row.try_get("id")?).map_err(corrupt)?,
@@ -363,7 +400,10 @@ impl Store for SqliteStore {
         row.as_ref().map(inquiry_from_row).transpose()
     }
 
-    async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+    async fn session_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query("SELECT * FROM inquiry_sessions WHERE token_hash = ?")
             .bind(token_hash)
             .fetch_optional(&self.pool)
@@ -381,15 +421,22 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    async fn verifications_of(&self, inquiry_id: &InquiryId) -> Result<Vec<VerificationRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM verifications WHERE inquiry_id = ? ORDER BY kind, attempt")
-            .bind(inquiry_id.as_str())
-            .fetch_all(&self.pool)
-            .await?;
+    async fn verifications_of(
+        &self,
+        inquiry_id: &InquiryId,
+    ) -> Result<Vec<VerificationRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM verifications WHERE inquiry_id = ? ORDER BY kind, attempt")
+                .bind(inquiry_id.as_str())
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(verification_from_row).collect()
     }
 
-    async fn documents_of(&self, inquiry_id: &InquiryId) -> Result<Vec<DocumentRecord>, StoreError> {
+    async fn documents_of(
+        &self,
+        inquiry_id: &InquiryId,
+    ) -> Result<Vec<DocumentRecord>, StoreError> {
         let rows = sqlx::query("SELECT * FROM documents WHERE inquiry_id = ? ORDER BY id")
             .bind(inquiry_id.as_str())
             .fetch_all(&self.pool)
@@ -419,7 +466,11 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn overdue_inquiries(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<InquiryId>, StoreError> {
+    async fn overdue_inquiries(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<InquiryId>, StoreError> {
         let rows = sqlx::query(
             "SELECT id FROM inquiries WHERE status IN ('created', 'pending') AND expires_at <= ? ORDER BY expires_at LIMIT ?",
         )

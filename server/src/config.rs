@@ -1,0 +1,177 @@
+//! Typed settings: an optional TOML file (`VERITY_CONFIG`, else `./verity.toml` when present),
+//! overridden by `VERITY_*` environment variables and Leptos's `LEPTOS_SITE_ADDR`.
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything the server needs to know at start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// SQLite file and document files live here (default `./data`).
+    pub data_dir: PathBuf,
+    /// `sqlite://…`; default: `<data_dir>/verity.sqlite3`.
+    pub database_url: Option<String>,
+    pub templates_dir: PathBuf,
+    /// The base URL put into links and emails.
+    pub public_url: String,
+    pub smtp_url: Option<String>,
+    pub listen_addr: SocketAddr,
+    pub log_format: LogFormat,
+    /// Where the compiled site (`pkg/verity.js`, `.wasm`, `.css`) is served from.
+    pub site_root: PathBuf,
+    pub max_upload_bytes: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct FileSettings {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    templates_dir: Option<PathBuf>,
+    public_url: Option<String>,
+    smtp_url: Option<String>,
+    listen_addr: Option<String>,
+    log_format: Option<String>,
+    site_root: Option<PathBuf>,
+    max_upload_bytes: Option<u64>,
+}
+
+impl Settings {
+    /// Reads the configuration file and the process environment.
+    pub fn load() -> anyhow::Result<Settings> {
+        Settings::from_sources(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+    }
+
+    /// Builds settings from a variable lookup (the environment in production, a map in tests).
+    pub fn from_sources(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Settings> {
+        let file = match var("VERITY_CONFIG") {
+            Some(path) => read_file(Path::new(&path))?,
+            None if Path::new("verity.toml").exists() => read_file(Path::new("verity.toml"))?,
+            None => FileSettings::default(),
+        };
+        let data_dir = var("VERITY_DATA_DIR")
+            .map(PathBuf::from)
+            .or(file.data_dir)
+            .unwrap_or_else(|| "data".into());
+        let listen = var("LEPTOS_SITE_ADDR")
+            .or(file.listen_addr)
+            .unwrap_or_else(|| "127.0.0.1:3000".into());
+        let listen_addr: SocketAddr = listen.parse().with_context(|| {
+            format!("LEPTOS_SITE_ADDR `{listen}` is not an address like 127.0.0.1:3000")
+        })?;
+        let public_url = var("VERITY_PUBLIC_URL")
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen_addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            bail!("VERITY_PUBLIC_URL must start with http:// or https://");
+        }
+        let log_format = match var("VERITY_LOG_FORMAT").or(file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("VERITY_LOG_FORMAT must be `text` or `json`, not `{other}`"),
+        };
+        let database_url = var("VERITY_DATABASE_URL").or(file.database_url);
+        if let Some(url) = &database_url {
+            if !url.starts_with("sqlite:") {
+                bail!("VERITY_DATABASE_URL: only sqlite:// URLs are supported in this version");
+            }
+        }
+        let max_upload_bytes = match var("VERITY_MAX_UPLOAD_BYTES") {
+            Some(raw) => raw
+                .parse()
+                .context("VERITY_MAX_UPLOAD_BYTES must be a number of bytes")?,
+            None => file.max_upload_bytes.unwrap_or(15 * 1024 * 1024),
+        };
+        Ok(Settings {
+            data_dir,
+            database_url,
+            templates_dir: var("VERITY_TEMPLATES_DIR")
+                .map(PathBuf::from)
+                .or(file.templates_dir)
+                .unwrap_or_else(|| "templates".into()),
+            public_url,
+            smtp_url: var("VERITY_SMTP_URL").or(file.smtp_url),
+            listen_addr,
+            log_format,
+            site_root: var("LEPTOS_SITE_ROOT")
+                .map(PathBuf::from)
+                .or(file.site_root)
+                .unwrap_or_else(|| "target/site".into()),
+            max_upload_bytes,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the configuration file {}", path.display()))?;
+    toml::from_str(&text)
+        .with_context(|| format!("the configuration file {} is not valid", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_sources(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_a_fresh_install() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("data"));
+        assert_eq!(s.templates_dir, PathBuf::from("templates"));
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.public_url, "http://127.0.0.1:3000");
+        assert_eq!(s.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("verity.toml");
+        std::fs::write(
+            &file,
+            "data-dir = \"/srv/verity\"\npublic-url = \"https://id.example.com/\"\n",
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let s = settings(&[
+            ("VERITY_CONFIG", path),
+            ("LEPTOS_SITE_ADDR", "0.0.0.0:8080"),
+        ])
+        .unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/srv/verity"));
+        assert_eq!(s.public_url, "https://id.example.com");
+        assert_eq!(s.listen_addr.to_string(), "0.0.0.0:8080");
+        let s = settings(&[("VERITY_CONFIG", path), ("VERITY_DATA_DIR", "/tmp/x")]).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_their_name() {
+        let error = settings(&[("LEPTOS_SITE_ADDR", "nowhere")]).unwrap_err();
+        assert!(error.to_string().contains("LEPTOS_SITE_ADDR"));
+        let error = settings(&[("VERITY_LOG_FORMAT", "xml")]).unwrap_err();
+        assert!(error.to_string().contains("VERITY_LOG_FORMAT"));
+        let error = settings(&[("VERITY_DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert!(error.to_string().contains("sqlite"));
+    }
+}

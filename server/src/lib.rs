@@ -1,0 +1,48 @@
+//! The composition root of the `verity` binary: settings, telemetry and the HTTP router.
+
+pub mod config;
+pub mod http_layer;
+
+use app::server_fns::PublicUrl;
+use axum::routing::get;
+use axum::Router;
+use config::Settings;
+use engine::Engine;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+
+/// Leptos's options for this server: the site folder and output name cargo-leptos builds.
+pub fn leptos_options(settings: &Settings) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("verity")
+        .site_root(settings.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(settings.listen_addr)
+        .build()
+}
+
+/// The whole HTTP surface: the flow pages and their server functions, health, static files.
+pub fn router(engine: Engine, settings: &Settings) -> Router {
+    let options = leptos_options(settings);
+    let routes = generate_route_list(app::App);
+    let public_url = PublicUrl(settings.public_url.clone());
+    let context = {
+        let engine = engine.clone();
+        move || {
+            provide_context(engine.clone());
+            provide_context(public_url.clone());
+        }
+    };
+    let shell_options = options.clone();
+    Router::new()
+        .route("/healthz", get(http_layer::healthz))
+        .route("/readyz", get(http_layer::readyz))
+        .leptos_routes_with_context(&options, routes, context, move || {
+            app::shell(shell_options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler(app::shell))
+        .with_state(options)
+        .layer(axum::Extension(engine))
+        .layer(axum::middleware::from_fn(http_layer::security_headers))
+        .layer(axum::middleware::from_fn(http_layer::log_requests))
+}

@@ -284,7 +284,7 @@ fn IdStep(
                 <div class="field">
                     <label for="photo">"Photo of the front of your ID"</label>
                     <input id="photo" name="photo" type="file" accept="image/*" capture="environment" required/>
-                    <p class="hint">"JPEG, PNG or WebP, up to 15 MB. On a phone this opens the camera."</p>
+                    <p class="hint">{format!("JPEG, PNG or WebP, up to {} MB. On a phone this opens the camera.", max_upload_bytes / (1024 * 1024))}</p>
                 </div>
                 <Show when=move || uploading.get()>
                     <label for="upload-progress">"Upload progress"</label>
@@ -373,14 +373,14 @@ mod upload_with_progress {
                 .flatten()
                 .and_then(|body| serde_json::from_str::<UploadReply>(&body).ok());
             match (finished.status().unwrap_or(0), reply) {
-                (200, Some(reply)) => {
-                    upload_error.set(
-                        reply
-                            .error
-                            .as_deref()
-                            .map(|code| error_message(code).to_owned()),
-                    );
-                    uploads.update(|count| *count += 1);
+                (200, Some(UploadReply { error: None })) => uploads.update(|count| *count += 1),
+                (200, Some(UploadReply { error: Some(code) })) => {
+                    // Nothing changed on the server for a refused file: keep this page and say why.
+                    // A step that moved on elsewhere reloads to show where the person is now.
+                    upload_error.set(Some(error_message(&code).to_owned()));
+                    if code == "wrong_step" || code == "busy" {
+                        uploads.update(|count| *count += 1);
+                    }
                 }
                 _ => upload_error.set(Some(error_message("internal").to_owned())),
             }

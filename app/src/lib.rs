@@ -33,11 +33,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Effects run only in the browser: the attribute tells tests (and CSS) that the wasm is live.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     view! {
         <Stylesheet id="verity" href="/pkg/verity.css"/>
+        <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
         <Title text="Verity"/>
         <Router>
-            <main class="page">
+            <main class="page" data-hydrated=move || if hydrated.get() { "true" } else { "false" }>
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=StaticSegment("verify") view=flow::VerifyPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("") view=Home/>

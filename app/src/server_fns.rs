@@ -33,7 +33,7 @@ pub struct UploadReply {
 /// The plain-language message of an error code carried in the flow's URL or an upload reply.
 pub fn error_message(code: &str) -> &'static str {
     match code {
-        "too_large" => "That file is too large. Please upload a photo smaller than 15 MB.",
+        "too_large" => "That file is too large. Please upload a smaller photo (the limit is shown under the field).",
         "unsupported_type" => "That file is not a photo we can read. Please upload a JPEG, PNG or WebP picture of your ID.",
         "empty_upload" => "No photo arrived. Please choose a photo of your ID and try again.",
         "wrong_step" => "That step is already done. Here is where you are now.",

@@ -295,7 +295,8 @@ impl Engine {
     }
 
     /// Opens an inquiry with a session token: the token must belong to exactly this inquiry and
-    /// be neither revoked nor past its time. Expiry is applied on the way.
+    /// not be revoked. A session lives as long as its inquiry, so an expired inquiry still opens
+    /// (to show that it expired); expiry is applied on the way.
     pub async fn open_with_session(
         &self,
         inquiry_id: &InquiryId,

@@ -83,12 +83,31 @@ pub fn VerifyPage() -> impl IntoView {
     }
 }
 
+/// A step's heading. When a step replaces another in the hydrated page, the button that had focus
+/// is gone; the heading takes focus so screen readers announce where the person is now.
+#[component]
+fn StepHeading(#[prop(into)] text: String) -> impl IntoView {
+    let heading = NodeRef::<leptos::html::H1>::new();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(heading) = heading.get() {
+            let focus_lost = document()
+                .active_element()
+                .is_none_or(|element| element.tag_name() == "BODY");
+            if focus_lost {
+                let _ = heading.focus();
+            }
+        }
+    });
+    view! { <h1 node_ref=heading tabindex="-1">{text}</h1> }
+}
+
 #[component]
 fn Problem(title: String, message: String) -> impl IntoView {
     view! {
         <Title text=title.clone()/>
         <section class="card">
-            <h1>{title}</h1>
+            <StepHeading text=title/>
             <p>{message}</p>
         </section>
     }
@@ -143,7 +162,7 @@ fn FlowSteps(
         FlowStep::Completed => view! {
             <Title text="Verification complete"/>
             <section class="card done">
-                <h1>"Verification complete"</h1>
+                <StepHeading text="Verification complete"/>
                 <p>"Thank you. We have everything we need. You can close this page; the organization that asked for this verification will be in touch if anything else is needed."</p>
             </section>
         }
@@ -151,7 +170,7 @@ fn FlowSteps(
         FlowStep::Failed { hints } => view! {
             <Title text="We couldn't verify your identity"/>
             <section class="card failed">
-                <h1>"We couldn't verify your identity"</h1>
+                <StepHeading text="We couldn't verify your identity"/>
                 <p>"All the allowed attempts were used, so this verification has ended."</p>
                 {(!hints.is_empty()).then(|| view! {
                     <p>"What went wrong with the last photo:"</p>
@@ -164,7 +183,7 @@ fn FlowSteps(
         FlowStep::Expired => view! {
             <Title text="This verification has expired"/>
             <section class="card failed">
-                <h1>"This verification has expired"</h1>
+                <StepHeading text="This verification has expired"/>
                 <p>"Verification links are only valid for a limited time. Ask the organization that sent it for a new link."</p>
             </section>
         }
@@ -187,7 +206,7 @@ fn DetailsStep(
     view! {
         <Title text="Your details"/>
         <section class="card">
-            <h1>"Your details"</h1>
+            <StepHeading text="Your details"/>
             <p>"Enter them exactly as they appear on your ID."</p>
             {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
             {(!server_errors.is_empty()).then(|| view! {
@@ -265,7 +284,7 @@ fn IdStep(
     view! {
         <Title text="Photograph your ID"/>
         <section class="card">
-            <h1>"Photograph your ID"</h1>
+            <StepHeading text="Photograph your ID"/>
             <p class="attempt">{format!("Attempt {attempt} of {max_attempts}")}</p>
             {has_alert.then(|| view! {
                 <div class="error-summary" role="alert">
@@ -283,8 +302,16 @@ fn IdStep(
                 <input type="hidden" name="inquiry_id" value=inquiry_id/>
                 <div class="field">
                     <label for="photo">"Photo of the front of your ID"</label>
-                    <input id="photo" name="photo" type="file" accept="image/*" capture="environment" required/>
-                    <p class="hint">{format!("JPEG, PNG or WebP, up to {} MB. On a phone this opens the camera.", max_upload_bytes / (1024 * 1024))}</p>
+                    <input
+                        id="photo"
+                        name="photo"
+                        type="file"
+                        accept="image/*"
+                        capture="environment"
+                        required
+                        aria-describedby="photo-hint"
+                    />
+                    <p id="photo-hint" class="hint">{format!("JPEG, PNG or WebP, up to {} MB. On a phone this opens the camera.", max_upload_bytes / (1024 * 1024))}</p>
                 </div>
                 <Show when=move || uploading.get()>
                     <label for="upload-progress">"Upload progress"</label>

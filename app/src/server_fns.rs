@@ -181,6 +181,7 @@ pub async fn start_inquiry(
             template_id: Some(template_id.clone()),
             reference_id: reference_id.filter(|r| !r.is_empty()),
             prefill: fields.unwrap_or_default(),
+            ..Default::default()
         })
         .await;
     match created {

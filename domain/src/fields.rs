@@ -24,6 +24,8 @@ pub enum FieldError {
     TooYoung { minimum_age: u8 },
     #[error("Choose a country from the list (two-letter code such as US or CA).")]
     UnknownCountry,
+    #[error("The template has no field `{key}`.")]
+    UnknownField { key: String },
 }
 
 /// The most characters a name may have.

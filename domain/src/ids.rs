@@ -136,6 +136,10 @@ prefixed_id!(
     EventId, "evt_", "event"
 );
 prefixed_id!(
+    /// An API key of the organization (the key's secret is separate and only hashed).
+    ApiKeyId, "key_", "API key"
+);
+prefixed_id!(
     /// The individual's session on one inquiry (its token is separate and secret).
     SessionId, "ses_", "session"
 );

@@ -14,8 +14,10 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// Now, to the millisecond: the precision times are stored with, so a record reads back
+    /// exactly as it was written.
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+        from_millis(to_millis(OffsetDateTime::now_utc()))
     }
 }
 

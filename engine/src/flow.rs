@@ -5,7 +5,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::documents::DocumentStorage;
 use crate::error::EngineError;
 use crate::lifecycle;
-use crate::records::{DocumentRecord, InquiryRecord, SessionRecord, VerificationRecord};
+use crate::records::{
+    AccountRecord, DocumentRecord, InquiryRecord, SessionRecord, VerificationRecord,
+};
 use crate::store::{SqliteStore, Store, Write};
 use crate::templates::{TemplateRegistry, TemplateVersion};
 use anyhow::Context;
@@ -14,7 +16,9 @@ use bytes::Bytes;
 use checks::{ImageKind, QualityPolicy};
 use domain::checks::CheckResult;
 use domain::flow::{FieldView, FlowStep, FlowView, StartView};
-use domain::ids::{DocumentId, InquiryId, SessionId, TemplateId, VerificationId};
+use domain::ids::{
+    AccountId, DocumentId, InquiryId, SessionId, TemplateId, TemplateVersionId, VerificationId,
+};
 use domain::inquiry::{InquiryCause, InquiryStatus};
 use domain::template::{Template, VerificationKind, VerificationSpec};
 use domain::verification::{VerificationCause, VerificationStatus};
@@ -55,9 +59,30 @@ pub struct CreatedInquiry {
 #[derive(Debug, Clone, Default)]
 pub struct NewInquiry {
     pub template_id: Option<TemplateId>,
+    /// Pins a specific version instead of the template's current one.
+    pub template_version_id: Option<TemplateVersionId>,
     pub reference_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// Values the organization already knows; shown to the person to confirm.
     pub prefill: BTreeMap<String, String>,
+    /// Refuse unknown or invalid prefill values (the API) instead of dropping unknown keys (links).
+    pub strict_prefill: bool,
+    pub redirect_uri: Option<String>,
+    pub note: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// Refuses reference ids that are empty, too long or hold control characters.
+pub fn validate_reference_id(reference: &str) -> Result<(), EngineError> {
+    if reference.is_empty()
+        || reference.chars().count() > 255
+        || reference.chars().any(char::is_control)
+    {
+        return Err(EngineError::InvalidInput(
+            "reference-id must be 1 to 255 printable characters".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The result of submitting the details step.
@@ -81,11 +106,11 @@ pub struct GovernmentIdOutcome {
 /// The engine: one per process, shared by every front door.
 #[derive(Clone)]
 pub struct Engine {
-    store: Arc<dyn Store>,
-    templates: TemplateRegistry,
-    documents: DocumentStorage,
-    clock: Arc<dyn Clock>,
-    settings: EngineSettings,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) templates: TemplateRegistry,
+    pub(crate) documents: DocumentStorage,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) settings: EngineSettings,
 }
 
 impl std::fmt::Debug for Engine {
@@ -98,11 +123,11 @@ impl std::fmt::Debug for Engine {
 
 const SESSION_TOKEN_PREFIX: &str = "vst_";
 
-fn hash_token(token: &str) -> String {
+pub(crate) fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn new_session_token() -> String {
+pub(crate) fn new_session_token() -> String {
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
     format!(
@@ -230,68 +255,141 @@ impl Engine {
 
     /// Creates an inquiry (`created`, with `inquiry.created`) and a session for it.
     pub async fn create_inquiry(&self, input: NewInquiry) -> Result<CreatedInquiry, EngineError> {
-        let template_id = input.template_id.ok_or(EngineError::InvalidInput(
-            "an inquiry template id is required".into(),
-        ))?;
-        let version = self
-            .templates
-            .current(&template_id)
-            .ok_or(EngineError::NotFound {
-                kind: "inquiry template",
-            })?;
-        if let Some(reference) = &input.reference_id {
-            if reference.is_empty()
-                || reference.chars().count() > 255
-                || reference.chars().any(char::is_control)
-            {
+        let version = match (&input.template_version_id, &input.template_id) {
+            (Some(version_id), _) => self
+                .templates
+                .version(self.store.as_ref(), version_id)
+                .await
+                .map_err(|_| EngineError::NotFound {
+                    kind: "inquiry template version",
+                })?,
+            (None, Some(template_id)) => {
+                self.templates
+                    .current(template_id)
+                    .ok_or(EngineError::NotFound {
+                        kind: "inquiry template",
+                    })?
+            }
+            (None, None) => {
                 return Err(EngineError::InvalidInput(
-                    "reference-id must be 1 to 255 printable characters".into(),
-                ));
+                    "an inquiry template id (or template version id) is required".into(),
+                ))
+            }
+        };
+        if let Some(reference) = &input.reference_id {
+            validate_reference_id(reference)?;
+        }
+        let prefill: BTreeMap<String, String> = if input.strict_prefill {
+            let today = self.clock.now().date();
+            let mut errors = BTreeMap::new();
+            for (key, value) in &input.prefill {
+                match version.template.field(key) {
+                    None => {
+                        errors.insert(
+                            key.clone(),
+                            domain::fields::FieldError::UnknownField { key: key.clone() },
+                        );
+                    }
+                    Some(field) if !value.trim().is_empty() => {
+                        if let Err(error) = field.validate(value, today) {
+                            errors.insert(key.clone(), error);
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+            if !errors.is_empty() {
+                return Err(EngineError::InvalidFields(errors));
+            }
+            input.prefill
+        } else {
+            input
+                .prefill
+                .into_iter()
+                .filter(|(key, _)| version.template.field(key).is_some())
+                .map(|(key, value)| (key, value.chars().take(200).collect()))
+                .collect()
+        };
+        for attempt in 0..2 {
+            let now = self.clock.now();
+            let mut writes = Vec::new();
+            let account_id = match (&input.account_id, &input.reference_id) {
+                (Some(account_id), _) => {
+                    let account = self
+                        .store
+                        .account(account_id)
+                        .await?
+                        .ok_or(EngineError::NotFound { kind: "account" })?;
+                    Some(account.id)
+                }
+                (None, Some(reference)) => {
+                    match self.store.account_by_reference(reference).await? {
+                        Some(account) => Some(account.id),
+                        None => {
+                            let account = AccountRecord {
+                                id: AccountId::new(),
+                                reference_id: Some(reference.clone()),
+                                created_at: now,
+                                updated_at: now,
+                            };
+                            let id = account.id.clone();
+                            writes.push(Write::InsertAccount(account));
+                            Some(id)
+                        }
+                    }
+                }
+                (None, None) => None,
+            };
+            let expires_at = now + Duration::hours(i64::from(version.template.expires_after_hours));
+            let inquiry = InquiryRecord {
+                id: InquiryId::new(),
+                template_id: version.template.id.clone(),
+                template_version_id: version.version_id.clone(),
+                status: InquiryStatus::INITIAL,
+                reference_id: input.reference_id.clone(),
+                account_id,
+                note: input.note.clone(),
+                tags: input.tags.clone(),
+                redirect_uri: input.redirect_uri.clone(),
+                fields: prefill.clone(),
+                field_draft: None,
+                fields_submitted_at: None,
+                created_at: now,
+                started_at: None,
+                completed_at: None,
+                failed_at: None,
+                expired_at: None,
+                decisioned_at: None,
+                redacted_at: None,
+                expires_at,
+                updated_at: now,
+            };
+            let session_token = new_session_token();
+            writes.extend(lifecycle::create_inquiry(inquiry.clone()));
+            writes.push(Write::InsertSession(SessionRecord {
+                id: SessionId::new(),
+                inquiry_id: inquiry.id.clone(),
+                token_hash: hash_token(&session_token),
+                created_at: now,
+                expires_at,
+                revoked_at: None,
+            }));
+            match self.store.commit(writes).await {
+                Ok(()) => {
+                    tracing::info!(inquiry.id = %inquiry.id, template.id = %inquiry.template_id, "inquiry created");
+                    return Ok(CreatedInquiry {
+                        inquiry,
+                        session_token,
+                    });
+                }
+                // Another request created the account for this reference-id first: use it.
+                Err(crate::store::StoreError::Conflict) if attempt == 0 => continue,
+                Err(error) => return Err(error.into()),
             }
         }
-        let prefill: BTreeMap<String, String> = input
-            .prefill
-            .into_iter()
-            .filter(|(key, _)| version.template.field(key).is_some())
-            .map(|(key, value)| (key, value.chars().take(200).collect()))
-            .collect();
-        let now = self.clock.now();
-        let expires_at = now + Duration::hours(i64::from(version.template.expires_after_hours));
-        let inquiry = InquiryRecord {
-            id: InquiryId::new(),
-            template_id: version.template.id.clone(),
-            template_version_id: version.version_id.clone(),
-            status: InquiryStatus::INITIAL,
-            reference_id: input.reference_id,
-            fields: prefill,
-            field_draft: None,
-            fields_submitted_at: None,
-            created_at: now,
-            started_at: None,
-            completed_at: None,
-            failed_at: None,
-            expired_at: None,
-            decisioned_at: None,
-            redacted_at: None,
-            expires_at,
-            updated_at: now,
-        };
-        let session_token = new_session_token();
-        let mut writes = lifecycle::create_inquiry(inquiry.clone());
-        writes.push(Write::InsertSession(SessionRecord {
-            id: SessionId::new(),
-            inquiry_id: inquiry.id.clone(),
-            token_hash: hash_token(&session_token),
-            created_at: now,
-            expires_at,
-            revoked_at: None,
-        }));
-        self.store.commit(writes).await?;
-        tracing::info!(inquiry.id = %inquiry.id, template.id = %inquiry.template_id, "inquiry created");
-        Ok(CreatedInquiry {
-            inquiry,
-            session_token,
-        })
+        Err(EngineError::Internal(anyhow::anyhow!(
+            "could not create the inquiry's account"
+        )))
     }
 
     /// Opens an inquiry with a session token: the token must belong to exactly this inquiry and

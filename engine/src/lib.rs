@@ -3,11 +3,13 @@
 //! Everything that changes an inquiry or a verification goes through [`lifecycle`]; storage sits
 //! behind [`store::Store`] so SQLite (the default) and PostgreSQL can share one test suite.
 
+pub mod api_keys;
 pub mod clock;
 pub mod documents;
 pub mod error;
 pub mod flow;
 pub mod lifecycle;
+pub mod organization;
 pub mod records;
 pub mod store;
 pub mod templates;

@@ -41,7 +41,7 @@ pub fn create_inquiry(inquiry: InquiryRecord) -> Vec<Write> {
         InquiryStatus::INITIAL,
         inquiry.created_at,
     );
-    vec![Write::InsertInquiry(inquiry), event]
+    vec![Write::InsertInquiry(Box::new(inquiry)), event]
 }
 
 /// The guarded status write and event for `cause` on `inquiry`, or the domain's refusal.
@@ -157,4 +157,26 @@ pub async fn apply_inquiry_cause(
         }
     }
     commit(store, inquiry, writes).await
+}
+
+/// Writes that redact an inquiry (erase its personal data, end its sessions and links) with its
+/// `inquiry.redacted` event. The status does not change.
+pub fn redact_inquiry(inquiry: &InquiryRecord, at: OffsetDateTime) -> Vec<Write> {
+    vec![
+        Write::RedactInquiry {
+            id: inquiry.id.clone(),
+            at,
+        },
+        Write::RevokeSessions {
+            inquiry_id: inquiry.id.clone(),
+            at,
+        },
+        inquiry_event(
+            inquiry,
+            "inquiry.redacted",
+            Some(inquiry.status),
+            inquiry.status,
+            at,
+        ),
+    ]
 }

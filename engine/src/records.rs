@@ -2,7 +2,8 @@
 
 use domain::checks::CheckResult;
 use domain::ids::{
-    DocumentId, EventId, InquiryId, SessionId, TemplateId, TemplateVersionId, VerificationId,
+    AccountId, ApiKeyId, DocumentId, EventId, InquiryId, SessionId, TemplateId, TemplateVersionId,
+    VerificationId,
 };
 use domain::inquiry::InquiryStatus;
 use domain::verification::VerificationStatus;
@@ -17,6 +18,10 @@ pub struct InquiryRecord {
     pub template_version_id: TemplateVersionId,
     pub status: InquiryStatus,
     pub reference_id: Option<String>,
+    pub account_id: Option<AccountId>,
+    pub note: Option<String>,
+    pub tags: Vec<String>,
+    pub redirect_uri: Option<String>,
     pub fields: BTreeMap<String, String>,
     /// What the person last typed when it was refused; cleared when the fields are accepted.
     pub field_draft: Option<BTreeMap<String, String>>,
@@ -92,4 +97,25 @@ pub struct TemplateVersionRecord {
     pub template_id: TemplateId,
     pub content: String,
     pub created_at: OffsetDateTime,
+}
+
+/// An API key of the organization; only its hash is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRecord {
+    pub id: ApiKeyId,
+    pub name: String,
+    pub key_hash: String,
+    pub key_prefix: String,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// A user in the organization's own system.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountRecord {
+    pub id: AccountId,
+    pub reference_id: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
 }

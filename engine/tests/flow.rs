@@ -82,6 +82,7 @@ async fn new_inquiry(engine: &Engine) -> InquiryId {
             template_id: Some(TemplateId::parse("itmpl_basic_kyc").unwrap()),
             reference_id: Some("user-42".into()),
             prefill: BTreeMap::new(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -107,6 +108,7 @@ async fn an_inquiry_goes_from_created_to_completed_with_every_event() {
             template_id: Some(TemplateId::parse("itmpl_basic_kyc").unwrap()),
             reference_id: None,
             prefill: BTreeMap::new(),
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -29,6 +29,10 @@ pub struct Settings {
     /// Where the compiled site (`pkg/verity.js`, `.wasm`, `.css`) is served from.
     pub site_root: PathBuf,
     pub max_upload_bytes: u64,
+    /// API requests a second per API key (0 turns the limit off).
+    pub api_rate_limit: u32,
+    /// How many API requests a key may send at once before the rate applies.
+    pub api_rate_burst: u32,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -43,6 +47,8 @@ struct FileSettings {
     log_format: Option<String>,
     site_root: Option<PathBuf>,
     max_upload_bytes: Option<u64>,
+    api_rate_limit: Option<u32>,
+    api_rate_burst: Option<u32>,
 }
 
 impl Settings {
@@ -93,7 +99,19 @@ impl Settings {
                 .context("VERITY_MAX_UPLOAD_BYTES must be a number of bytes")?,
             None => file.max_upload_bytes.unwrap_or(15 * 1024 * 1024),
         };
+        let number = |name: &str, file_value: Option<u32>, default: u32| -> anyhow::Result<u32> {
+            match var(name) {
+                Some(raw) => raw
+                    .parse()
+                    .with_context(|| format!("{name} must be a whole number")),
+                None => Ok(file_value.unwrap_or(default)),
+            }
+        };
+        let api_rate_limit = number("VERITY_API_RATE_LIMIT", file.api_rate_limit, 100)?;
+        let api_rate_burst = number("VERITY_API_RATE_BURST", file.api_rate_burst, 200)?;
         Ok(Settings {
+            api_rate_limit,
+            api_rate_burst,
             data_dir,
             database_url,
             templates_dir: var("VERITY_TEMPLATES_DIR")

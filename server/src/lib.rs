@@ -1,5 +1,6 @@
 //! The composition root of the `verity` binary: settings, telemetry and the HTTP router.
 
+pub mod api;
 pub mod config;
 pub mod http_layer;
 
@@ -10,6 +11,7 @@ use config::Settings;
 use engine::Engine;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
 
 /// Leptos's options for this server: the site folder and output name cargo-leptos builds.
 pub fn leptos_options(settings: &Settings) -> LeptosOptions {
@@ -21,7 +23,8 @@ pub fn leptos_options(settings: &Settings) -> LeptosOptions {
         .build()
 }
 
-/// The whole HTTP surface: the flow pages and their server functions, health, static files.
+/// The whole HTTP surface: the REST API, the flow pages and their server functions, health,
+/// static files.
 pub fn router(engine: Engine, settings: &Settings) -> Router {
     let options = leptos_options(settings);
     let routes = generate_route_list(app::App);
@@ -34,6 +37,14 @@ pub fn router(engine: Engine, settings: &Settings) -> Router {
         }
     };
     let shell_options = options.clone();
+    let api_state = api::ApiState {
+        engine: engine.clone(),
+        rate_limiter: Arc::new(api::middleware::RateLimiter::new(
+            settings.api_rate_limit,
+            settings.api_rate_burst,
+        )),
+        public_url: settings.public_url.clone(),
+    };
     Router::new()
         .route("/healthz", get(http_layer::healthz))
         .route("/readyz", get(http_layer::readyz))
@@ -42,6 +53,7 @@ pub fn router(engine: Engine, settings: &Settings) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(options)
+        .merge(api::router(api_state))
         .layer(axum::Extension(engine))
         .layer(axum::middleware::from_fn(http_layer::security_headers))
         .layer(axum::middleware::from_fn(http_layer::log_requests))

@@ -1,9 +1,12 @@
-//! The `verity` binary: `serve` (the default), `migrate`, and `template check`.
+//! The `verity` binary: `serve` (the default), `migrate`, `api-key create|list|revoke` and
+//! `template check`.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use domain::ids::ApiKeyId;
 use engine::{Engine, EngineSettings, SystemClock};
 use server::config::{LogFormat, Settings};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,10 +26,36 @@ enum Command {
     Serve,
     /// Create or upgrade the database, then exit.
     Migrate,
+    /// Create, list and revoke the organization's API keys.
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
     /// Work with inquiry templates.
     Template {
         #[command(subcommand)]
         command: TemplateCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key and print it alone on stdout; it is shown only this once.
+    Create {
+        /// What the key is for, e.g. "billing backend" (1 to 100 characters).
+        #[arg(long)]
+        name: String,
+    },
+    /// List the keys, one tab-separated line each (never the keys themselves).
+    ///
+    /// Columns: id, name, prefix, created, `active` or `revoked <time>`, last used (or `-`).
+    /// Times are RFC 3339 UTC. Nothing is printed when there are no keys.
+    List,
+    /// Revoke a key by its id; requests bearing it are refused from then on.
+    Revoke {
+        /// The key's id (`key_…`), as `verity api-key list` shows it.
+        #[arg(value_name = "KEY_ID", value_parser = ApiKeyId::parse)]
+        id: ApiKeyId,
     },
 }
 
@@ -124,6 +153,112 @@ async fn shutdown_signal() {
     }
 }
 
+async fn api_key(settings: &Settings, command: ApiKeyCommand) -> anyhow::Result<()> {
+    let engine = open_engine(settings).await?;
+    match command {
+        ApiKeyCommand::Create { name } => {
+            let (record, key) = engine
+                .create_api_key(&name)
+                .await
+                .context("creating the API key")?;
+            // The key goes to stdout alone so that scripts can capture it; nothing logs it.
+            let printed = {
+                let mut stdout = std::io::stdout().lock();
+                writeln!(stdout, "{key}").and_then(|()| stdout.flush())
+            };
+            if let Err(error) = printed {
+                // Nobody has seen the key, so nobody can use it: do not leave it active.
+                engine
+                    .revoke_api_key(&record.id)
+                    .await
+                    .context("revoking the API key that could not be printed")?;
+                return Err(error).context("printing the new API key (it has been revoked)");
+            }
+            eprintln!(
+                "Created API key {} ({}). It is shown only once; store it safely.",
+                record.id,
+                one_line(&record.name)
+            );
+        }
+        ApiKeyCommand::List => {
+            let keys = engine.api_keys().await.context("listing API keys")?;
+            let mut stdout = std::io::stdout().lock();
+            for key in keys {
+                let status = match key.revoked_at {
+                    None => "active".to_owned(),
+                    Some(at) => format!("revoked {}", rfc3339_utc(at.unix_timestamp())),
+                };
+                let last_used = key
+                    .last_used_at
+                    .map_or_else(|| "-".to_owned(), |at| rfc3339_utc(at.unix_timestamp()));
+                writeln!(
+                    stdout,
+                    "{}\t{}\t{}\t{}\t{status}\t{last_used}",
+                    key.id,
+                    one_line(&key.name),
+                    key.key_prefix,
+                    rfc3339_utc(key.created_at.unix_timestamp()),
+                )
+                .context("writing the list of API keys")?;
+            }
+            stdout.flush().context("writing the list of API keys")?;
+        }
+        ApiKeyCommand::Revoke { id } => {
+            if !engine
+                .revoke_api_key(&id)
+                .await
+                .context("revoking the API key")?
+            {
+                anyhow::bail!("no active API key {id}");
+            }
+            eprintln!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+/// A name as one tab-free line: control characters are shown escaped (`\t`, `\n`, `\u{1b}`).
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Seconds since the Unix epoch as RFC 3339 UTC to the second, e.g. `2025-01-31T12:34:56Z`.
+///
+/// Done by hand because this binary does not depend on `time` directly; the civil-date
+/// conversion is Howard Hinnant's `civil_from_days`.
+fn rfc3339_utc(unix_seconds: i64) -> String {
+    let days = unix_seconds.div_euclid(86_400);
+    let seconds = unix_seconds.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        seconds / 3_600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
 fn check_templates(files: &[PathBuf]) -> anyhow::Result<()> {
     let mut failed = 0;
     for file in files {
@@ -165,6 +300,7 @@ async fn main() -> std::process::ExitCode {
                 eprintln!("database is up to date");
                 Ok(())
             }
+            Some(Command::ApiKey { command }) => api_key(&settings, command).await,
             Some(Command::Template { .. }) => Ok(()),
         }
     }
@@ -175,5 +311,40 @@ async fn main() -> std::process::ExitCode {
             eprintln!("verity: {error:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
+
+    #[test]
+    fn rfc3339_utc_agrees_with_the_time_crate() {
+        let samples = [
+            0,
+            -1,
+            951_782_400,   // 2000-02-29
+            1_709_164_800, // 2024-02-29
+            1_735_689_599, // 2024-12-31T23:59:59Z
+            4_102_444_800, // 2100-01-01
+            -2_208_988_800,
+            253_402_300_799, // 9999-12-31T23:59:59Z
+        ];
+        let stepped = (0..2_000).map(|i| -5_000_000_000 + i * 7_777_777 + i % 86_400);
+        for seconds in samples.into_iter().chain(stepped) {
+            let expected = OffsetDateTime::from_unix_timestamp(seconds)
+                .unwrap()
+                .format(&Rfc3339)
+                .unwrap();
+            assert_eq!(rfc3339_utc(seconds), expected, "{seconds}");
+        }
+    }
+
+    #[test]
+    fn names_are_listed_on_one_line() {
+        assert_eq!(one_line("billing\tbackend\n"), "billing\\tbackend\\n");
+        assert_eq!(one_line("Zahlungsdienst Ünïcode"), "Zahlungsdienst Ünïcode");
     }
 }

@@ -521,7 +521,10 @@ async fn unknown_and_incomplete_links_get_a_plain_problem_page() {
         .get("/verify?inquiry-template-id=itmpl_no_such_template")
         .await;
     assert_eq!(unknown.status, 200);
-    assert_contains(&unknown.text(), "<h1>This verification does not exist</h1>");
+    assert_contains(
+        &unknown.text(),
+        "<h1 tabindex=\"-1\">This verification does not exist</h1>",
+    );
 
     let malformed = browser.get("/verify?inquiry-template-id=not-an-id").await;
     assert_eq!(malformed.status, 200);
@@ -529,7 +532,10 @@ async fn unknown_and_incomplete_links_get_a_plain_problem_page() {
 
     let incomplete = browser.get("/verify").await;
     assert_eq!(incomplete.status, 200);
-    assert_contains(&incomplete.text(), "<h1>This link is not complete</h1>");
+    assert_contains(
+        &incomplete.text(),
+        "<h1 tabindex=\"-1\">This link is not complete</h1>",
+    );
 
     let nowhere = browser.get("/no/such/page").await;
     assert_eq!(nowhere.status, 404);
@@ -617,7 +623,7 @@ async fn the_whole_flow_works_as_plain_form_posts() {
 
     let id = start_inquiry(&mut browser).await;
     let page = flow_page(&mut browser, &id).await;
-    assert_contains(&page, "<h1>Your details</h1>");
+    assert_contains(&page, "<h1 tabindex=\"-1\">Your details</h1>");
     assert_contains(&page, "action=\"/flow/details\"");
     assert_contains(&page, "name=\"fields[name-first]\"");
 
@@ -637,7 +643,7 @@ async fn the_whole_flow_works_as_plain_form_posts() {
     assert_eq!(refused.status, 302, "{}", refused.text());
     assert_eq!(refused.location(), flow_path(&id));
     let page = flow_page(&mut browser, &id).await;
-    assert_contains(&page, "<h1>Your details</h1>");
+    assert_contains(&page, "<h1 tabindex=\"-1\">Your details</h1>");
     assert_contains(&page, "role=\"alert\"");
     assert_contains(&page, "in the past");
     assert_contains(&page, "value=\"Jane\"");
@@ -649,7 +655,7 @@ async fn the_whole_flow_works_as_plain_form_posts() {
     assert_eq!(accepted.location(), flow_path(&id));
     assert_eq!(app.status_of(&id).await, InquiryStatus::Pending);
     let page = flow_page(&mut browser, &id).await;
-    assert_contains(&page, "<h1>Photograph your ID</h1>");
+    assert_contains(&page, "<h1 tabindex=\"-1\">Photograph your ID</h1>");
     assert_contains(&page, "Attempt 1 of 3");
     assert_contains(&page, "enctype=\"multipart/form-data\"");
     assert_contains(&page, "action=\"/flow/id-photo\"");
@@ -659,7 +665,7 @@ async fn the_whole_flow_works_as_plain_form_posts() {
     assert_eq!(uploaded.status, 302, "{}", uploaded.text());
     assert_eq!(uploaded.location(), flow_path(&id));
     let page = flow_page(&mut browser, &id).await;
-    assert_contains(&page, "<h1>Verification complete</h1>");
+    assert_contains(&page, "<h1 tabindex=\"-1\">Verification complete</h1>");
 
     assert_eq!(app.status_of(&id).await, InquiryStatus::Completed);
     assert_eq!(
@@ -699,7 +705,7 @@ async fn details_sent_twice_land_on_the_current_step_with_a_notice() {
         format!("{}&error=wrong_step", flow_path(&id))
     );
     let page = browser.get(again.location()).await.text();
-    assert_contains(&page, "<h1>Photograph your ID</h1>");
+    assert_contains(&page, "<h1 tabindex=\"-1\">Photograph your ID</h1>");
     assert_contains(&page, "That step is already done.");
     assert_eq!(
         app.event_names(&id)
@@ -754,7 +760,7 @@ async fn three_blurry_photos_end_the_verification() {
     assert_eq!(first.status, 302, "{}", first.text());
     assert_eq!(first.location(), flow_path(&id));
     let page = flow_page(&mut browser, &id).await;
-    assert_contains(&page, "<h1>Photograph your ID</h1>");
+    assert_contains(&page, "<h1 tabindex=\"-1\">Photograph your ID</h1>");
     assert_contains(&page, "Attempt 2 of 3");
     assert_contains(&page, "role=\"alert\"");
     assert_contains(&page, "Your photo is blurry.");
@@ -766,7 +772,10 @@ async fn three_blurry_photos_end_the_verification() {
     let third = upload_jpeg(&mut browser, &id, blurred_photo()).await;
     assert_eq!(third.status, 302);
     let page = flow_page(&mut browser, &id).await;
-    assert_contains(&page, "<h1>We couldn't verify your identity</h1>");
+    assert_contains(
+        &page,
+        "<h1 tabindex=\"-1\">We couldn't verify your identity</h1>",
+    );
     assert_contains(&page, "Your photo is blurry.");
     assert_lacks(&page, "Photograph your ID</h1>");
 
@@ -810,7 +819,7 @@ async fn a_file_that_is_not_an_image_is_refused_without_using_an_attempt() {
     );
 
     let page = browser.get(response.location()).await.text();
-    assert_contains(&page, "<h1>Photograph your ID</h1>");
+    assert_contains(&page, "<h1 tabindex=\"-1\">Photograph your ID</h1>");
     assert_contains(&page, "That file is not a photo we can read.");
     assert_contains(&page, "Attempt 1 of 3");
     assert_eq!(app.attempts_of(&id).await, 0);
@@ -929,7 +938,10 @@ async fn another_inquirys_token_does_not_open_an_inquiry() {
     assert_eq!(app.status_of(&a).await, InquiryStatus::Pending);
 
     // Her own inquiry still opens with her cookie.
-    assert_contains(&flow_page(&mut mallory, &b).await, "<h1>Your details</h1>");
+    assert_contains(
+        &flow_page(&mut mallory, &b).await,
+        "<h1 tabindex=\"-1\">Your details</h1>",
+    );
 }
 
 #[tokio::test]
@@ -949,7 +961,10 @@ async fn details_posted_without_the_inquirys_cookie_change_nothing() {
     assert!(inquiry.fields_submitted_at.is_none());
     assert!(inquiry.field_draft.is_none());
     assert_eq!(app.event_names(&id).await, ["inquiry.created"]);
-    assert_contains(&flow_page(&mut owner, &id).await, "<h1>Your details</h1>");
+    assert_contains(
+        &flow_page(&mut owner, &id).await,
+        "<h1 tabindex=\"-1\">Your details</h1>",
+    );
 }
 
 #[tokio::test]
@@ -964,7 +979,7 @@ async fn a_session_token_in_the_link_resumes_in_a_new_browser() {
         .get(&format!("/verify?inquiry-id={id}&session-token={token}"))
         .await;
     assert_eq!(response.status, 200);
-    assert_contains(&response.text(), "<h1>Your details</h1>");
+    assert_contains(&response.text(), "<h1 tabindex=\"-1\">Your details</h1>");
     let cookies = response.set_cookies();
     assert_eq!(cookies.len(), 1, "{cookies:?}");
     assert!(
@@ -975,7 +990,10 @@ async fn a_session_token_in_the_link_resumes_in_a_new_browser() {
     assert!(cookies[0].contains("HttpOnly"));
 
     // From now on the cookie alone opens it, and the steps work.
-    assert_contains(&flow_page(&mut second, &id).await, "<h1>Your details</h1>");
+    assert_contains(
+        &flow_page(&mut second, &id).await,
+        "<h1 tabindex=\"-1\">Your details</h1>",
+    );
     let response = submit_valid_details(&mut second, &id).await;
     assert_eq!(response.status, 302);
     assert_eq!(app.status_of(&id).await, InquiryStatus::Pending);
@@ -1136,7 +1154,10 @@ async fn an_inquiry_past_its_time_shows_that_it_expired() {
 
     clock.advance(time::Duration::hours(25));
     let page = flow_page(&mut browser, &id).await;
-    assert_contains(&page, "<h1>This verification has expired</h1>");
+    assert_contains(
+        &page,
+        "<h1 tabindex=\"-1\">This verification has expired</h1>",
+    );
     assert_eq!(app.status_of(&id).await, InquiryStatus::Expired);
     assert_eq!(
         app.event_names(&id).await,

@@ -7,12 +7,15 @@
 pub mod sqlite;
 
 use crate::records::{
-    DocumentRecord, EventRecord, InquiryRecord, SessionRecord, TemplateVersionRecord,
-    VerificationRecord,
+    AccountRecord, ApiKeyRecord, DocumentRecord, EventRecord, InquiryRecord, SessionRecord,
+    TemplateVersionRecord, VerificationRecord,
 };
 use async_trait::async_trait;
 use domain::checks::CheckResult;
-use domain::ids::{EventId, InquiryId, TemplateVersionId, VerificationId};
+use domain::ids::{
+    AccountId, ApiKeyId, DocumentId, EventId, InquiryId, TemplateId, TemplateVersionId,
+    VerificationId,
+};
 use domain::inquiry::InquiryStatus;
 use domain::verification::VerificationStatus;
 use std::collections::BTreeMap;
@@ -48,7 +51,7 @@ pub struct NewEvent {
 /// One write in an atomic batch.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
-    InsertInquiry(InquiryRecord),
+    InsertInquiry(Box<InquiryRecord>),
     /// `UPDATE … SET status = to WHERE id = ? AND status = from`, stamping the status's time column.
     TransitionInquiry {
         id: InquiryId,
@@ -79,6 +82,82 @@ pub enum Write {
         checks: Option<Vec<CheckResult>>,
     },
     InsertEvent(NewEvent),
+    InsertAccount(AccountRecord),
+    /// Replaces the organization-set attributes of an open inquiry (guarded on `created`/`pending`).
+    UpdateInquiryAttributes {
+        id: InquiryId,
+        fields: BTreeMap<String, String>,
+        tags: Vec<String>,
+        note: Option<String>,
+        at: OffsetDateTime,
+    },
+    /// Erases personal data (fields, drafts) and stamps `redacted_at`; guarded on not yet redacted.
+    RedactInquiry {
+        id: InquiryId,
+        at: OffsetDateTime,
+    },
+    /// Ends every session of an inquiry.
+    RevokeSessions {
+        inquiry_id: InquiryId,
+        at: OffsetDateTime,
+    },
+    InsertOneTimeLink {
+        code_hash: String,
+        inquiry_id: InquiryId,
+        created_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    },
+}
+
+/// Newest-first cursor pagination by id (ids sort by creation time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// 1 to 100.
+    pub size: u32,
+    /// Items older than this id.
+    pub after: Option<String>,
+    /// Items newer than this id.
+    pub before: Option<String>,
+}
+
+/// One page, newest first, and whether more lie beyond it in the direction of travel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_more: bool,
+}
+
+/// Filters of the inquiry list; empty means no filter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InquiryFilter {
+    pub statuses: Vec<InquiryStatus>,
+    pub reference_id: Option<String>,
+    pub account_id: Option<AccountId>,
+    pub template_id: Option<TemplateId>,
+    pub created_after: Option<OffsetDateTime>,
+    pub created_before: Option<OffsetDateTime>,
+}
+
+/// Filters of the event feed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFilter {
+    pub names: Vec<String>,
+    pub object_id: Option<String>,
+}
+
+/// What claiming an idempotency key found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdempotencyClaim {
+    /// This request is the first with the key: run it, then complete the key.
+    Claimed,
+    /// A request with the key is still running.
+    InFlight { request_hash: String },
+    /// A request with the key finished; replay its response.
+    Completed {
+        request_hash: String,
+        status: u16,
+        body: Vec<u8>,
+    },
 }
 
 /// What the engine needs from a database.
@@ -118,4 +197,70 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<InquiryId>, StoreError>;
     /// True when the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Revokes a key; false when no such unrevoked key exists.
+    async fn revoke_api_key(&self, id: &ApiKeyId, at: OffsetDateTime) -> Result<bool, StoreError>;
+
+    async fn account(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError>;
+    async fn account_by_reference(
+        &self,
+        reference_id: &str,
+    ) -> Result<Option<AccountRecord>, StoreError>;
+    async fn list_accounts(
+        &self,
+        reference_id: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<AccountRecord>, StoreError>;
+
+    async fn list_inquiries(
+        &self,
+        filter: &InquiryFilter,
+        page: &PageRequest,
+    ) -> Result<Page<InquiryRecord>, StoreError>;
+    async fn verification(
+        &self,
+        id: &VerificationId,
+    ) -> Result<Option<VerificationRecord>, StoreError>;
+    async fn document(&self, id: &DocumentId) -> Result<Option<DocumentRecord>, StoreError>;
+    async fn event(&self, id: &EventId) -> Result<Option<EventRecord>, StoreError>;
+    async fn list_events(
+        &self,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> Result<Page<EventRecord>, StoreError>;
+
+    /// Claims `(api_key_id, key)` for a request, or reports who has it.
+    async fn claim_idempotency_key(
+        &self,
+        api_key_id: &ApiKeyId,
+        key: &str,
+        request_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<IdempotencyClaim, StoreError>;
+    /// Stores the response of a claimed key.
+    async fn complete_idempotency_key(
+        &self,
+        api_key_id: &ApiKeyId,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> Result<(), StoreError>;
+    /// Releases a claimed key whose request failed on our side, so it can be retried.
+    async fn release_idempotency_key(
+        &self,
+        api_key_id: &ApiKeyId,
+        key: &str,
+    ) -> Result<(), StoreError>;
+    /// Forgets keys older than `before`.
+    async fn purge_idempotency_keys(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// Spends a one-time link: returns its inquiry the first time, `None` afterwards or when expired.
+    async fn redeem_one_time_link(
+        &self,
+        code_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<InquiryId>, StoreError>;
 }

@@ -1,22 +1,26 @@
 //! The embedded default store: one SQLite file in WAL mode, migrated at start-up.
 
-use super::{NewEvent, Store, StoreError, Write};
+use super::{
+    EventFilter, IdempotencyClaim, InquiryFilter, NewEvent, Page, PageRequest, Store, StoreError,
+    Write,
+};
 use crate::clock::{from_millis, to_millis};
 use crate::records::{
-    DocumentRecord, EventRecord, InquiryRecord, SessionRecord, TemplateVersionRecord,
-    VerificationRecord,
+    AccountRecord, ApiKeyRecord, DocumentRecord, EventRecord, InquiryRecord, SessionRecord,
+    TemplateVersionRecord, VerificationRecord,
 };
 use anyhow::Context;
 use async_trait::async_trait;
 use domain::ids::{
-    DocumentId, EventId, InquiryId, SessionId, TemplateId, TemplateVersionId, VerificationId,
+    AccountId, ApiKeyId, DocumentId, EventId, InquiryId, SessionId, TemplateId, TemplateVersionId,
+    VerificationId,
 };
 use domain::inquiry::InquiryStatus;
 use domain::verification::VerificationStatus;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -88,6 +92,14 @@ fn inquiry_from_row(row: &SqliteRow) -> Result<InquiryRecord, StoreError> {
             .map_err(corrupt)?,
         status: InquiryStatus::parse(row.try_get("status")?).map_err(corrupt)?,
         reference_id: row.try_get("reference_id")?,
+        account_id: row
+            .try_get::<Option<&str>, _>("account_id")?
+            .map(AccountId::parse)
+            .transpose()
+            .map_err(corrupt)?,
+        note: row.try_get("note")?,
+        tags: serde_json::from_str(row.try_get("tags")?).map_err(corrupt)?,
+        redirect_uri: row.try_get("redirect_uri")?,
         fields: serde_json::from_str(&fields).map_err(corrupt)?,
         field_draft: field_draft
             .as_deref()
@@ -141,6 +153,81 @@ fn document_from_row(row: &SqliteRow) -> Result<DocumentRecord, StoreError> {
     })
 }
 
+/// A unique-constraint violation means another writer got there first.
+fn unique_as_conflict(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        _ => StoreError::Database(error),
+    }
+}
+
+fn api_key_from_row(row: &SqliteRow) -> Result<ApiKeyRecord, StoreError> {
+    Ok(ApiKeyRecord {
+        id: ApiKeyId::parse(row.try_get("id")?).map_err(corrupt)?,
+        name: row.try_get("name")?,
+        key_hash: row.try_get("key_hash")?,
+        key_prefix: row.try_get("key_prefix")?,
+        created_at: from_millis(row.try_get("created_at")?),
+        last_used_at: optional_time(row, "last_used_at")?,
+        revoked_at: optional_time(row, "revoked_at")?,
+    })
+}
+
+fn account_from_row(row: &SqliteRow) -> Result<AccountRecord, StoreError> {
+    Ok(AccountRecord {
+        id: AccountId::parse(row.try_get("id")?).map_err(corrupt)?,
+        reference_id: row.try_get("reference_id")?,
+        created_at: from_millis(row.try_get("created_at")?),
+        updated_at: from_millis(row.try_get("updated_at")?),
+    })
+}
+
+fn event_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError> {
+    let payload: String = row.try_get("payload")?;
+    Ok(EventRecord {
+        id: EventId::parse(row.try_get("id")?).map_err(corrupt)?,
+        name: row.try_get("name")?,
+        object_type: row.try_get("object_type")?,
+        object_id: row.try_get("object_id")?,
+        inquiry_id: InquiryId::parse(row.try_get("inquiry_id")?).map_err(corrupt)?,
+        sequence: row.try_get("sequence")?,
+        payload: serde_json::from_str(&payload).map_err(corrupt)?,
+        created_at: from_millis(row.try_get("created_at")?),
+    })
+}
+
+/// Appends the cursor condition and order of a newest-first page; `has_where` tells whether a
+/// WHERE clause was already started.
+fn push_page(query: &mut QueryBuilder<Sqlite>, page: &PageRequest, has_where: bool) {
+    let mut joiner = if has_where { " AND " } else { " WHERE " };
+    if let Some(after) = &page.after {
+        query.push(joiner).push("id < ").push_bind(after.clone());
+        joiner = " AND ";
+    }
+    if let Some(before) = &page.before {
+        query.push(joiner).push("id > ").push_bind(before.clone());
+    }
+    // Walking backwards (before=) reads oldest-first from the cursor, then flips.
+    let order = if page.before.is_some() && page.after.is_none() {
+        " ORDER BY id ASC"
+    } else {
+        " ORDER BY id DESC"
+    };
+    query
+        .push(order)
+        .push(" LIMIT ")
+        .push_bind(i64::from(page.size) + 1);
+}
+
+fn finish_page<T>(mut items: Vec<T>, page: &PageRequest) -> Page<T> {
+    let has_more = items.len() > page.size as usize;
+    items.truncate(page.size as usize);
+    if page.before.is_some() && page.after.is_none() {
+        items.reverse();
+    }
+    Page { items, has_more }
+}
+
 /// The column stamped when an inquiry enters `status`.
 fn inquiry_time_column(status: InquiryStatus) -> Option<&'static str> {
     match status {
@@ -160,7 +247,8 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
         Write::InsertInquiry(inquiry) => {
             sqlx::query(
                 "INSERT INTO inquiries (id, template_id, template_version_id, status, reference_id, fields, \
-                 created_at, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 created_at, expires_at, updated_at, account_id, note, tags, redirect_uri) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(inquiry.id.as_str())
             .bind(inquiry.template_id.as_str())
@@ -171,6 +259,10 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
             .bind(to_millis(inquiry.created_at))
             .bind(to_millis(inquiry.expires_at))
             .bind(to_millis(inquiry.updated_at))
+            .bind(inquiry.account_id.as_ref().map(AccountId::as_str))
+            .bind(inquiry.note.as_deref())
+            .bind(serde_json::to_string(&inquiry.tags).map_err(corrupt)?)
+            .bind(inquiry.redirect_uri.as_deref())
             .execute(&mut **tx)
             .await?;
         }
@@ -313,6 +405,80 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
             }
         }
         Write::InsertEvent(event) => insert_event(tx, event).await?,
+        Write::InsertAccount(account) => {
+            sqlx::query("INSERT INTO accounts (id, reference_id, created_at, updated_at) VALUES (?, ?, ?, ?)")
+                .bind(account.id.as_str())
+                .bind(account.reference_id.as_deref())
+                .bind(to_millis(account.created_at))
+                .bind(to_millis(account.updated_at))
+                .execute(&mut **tx)
+                .await
+                .map_err(unique_as_conflict)?;
+        }
+        Write::UpdateInquiryAttributes {
+            id,
+            fields,
+            tags,
+            note,
+            at,
+        } => {
+            let result = sqlx::query(
+                "UPDATE inquiries SET fields = ?, tags = ?, note = ?, updated_at = ? \
+                 WHERE id = ? AND status IN ('created', 'pending') AND redacted_at IS NULL",
+            )
+            .bind(serde_json::to_string(&fields).map_err(corrupt)?)
+            .bind(serde_json::to_string(&tags).map_err(corrupt)?)
+            .bind(note)
+            .bind(to_millis(at))
+            .bind(id.as_str())
+            .execute(&mut **tx)
+            .await?;
+            if result.rows_affected() != 1 {
+                return Err(StoreError::Conflict);
+            }
+        }
+        Write::RedactInquiry { id, at } => {
+            let result = sqlx::query(
+                "UPDATE inquiries SET fields = '{}', field_draft = NULL, note = NULL, redacted_at = ?, updated_at = ? \
+                 WHERE id = ? AND redacted_at IS NULL",
+            )
+            .bind(to_millis(at))
+            .bind(to_millis(at))
+            .bind(id.as_str())
+            .execute(&mut **tx)
+            .await?;
+            if result.rows_affected() != 1 {
+                return Err(StoreError::Conflict);
+            }
+        }
+        Write::RevokeSessions { inquiry_id, at } => {
+            sqlx::query("UPDATE inquiry_sessions SET revoked_at = ? WHERE inquiry_id = ? AND revoked_at IS NULL")
+                .bind(to_millis(at))
+                .bind(inquiry_id.as_str())
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
+                "UPDATE one_time_links SET used_at = ? WHERE inquiry_id = ? AND used_at IS NULL",
+            )
+            .bind(to_millis(at))
+            .bind(inquiry_id.as_str())
+            .execute(&mut **tx)
+            .await?;
+        }
+        Write::InsertOneTimeLink {
+            code_hash,
+            inquiry_id,
+            created_at,
+            expires_at,
+        } => {
+            sqlx::query("INSERT INTO one_time_links (code_hash, inquiry_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+                .bind(code_hash)
+                .bind(inquiry_id.as_str())
+                .bind(to_millis(created_at))
+                .bind(to_millis(expires_at))
+                .execute(&mut **tx)
+                .await?;
+        }
     }
     Ok(())
 }
@@ -449,21 +615,7 @@ impl Store for SqliteStore {
             .bind(inquiry_id.as_str())
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                let payload: String = row.try_get("payload")?;
-                Ok(EventRecord {
-                    id: EventId::parse(row.try_get("id")?).map_err(corrupt)?,
-                    name: row.try_get("name")?,
-                    object_type: row.try_get("object_type")?,
-                    object_id: row.try_get("object_id")?,
-                    inquiry_id: InquiryId::parse(row.try_get("inquiry_id")?).map_err(corrupt)?,
-                    sequence: row.try_get("sequence")?,
-                    payload: serde_json::from_str(&payload).map_err(corrupt)?,
-                    created_at: from_millis(row.try_get("created_at")?),
-                })
-            })
-            .collect()
+        rows.iter().map(event_from_row).collect()
     }
 
     async fn overdue_inquiries(
@@ -486,5 +638,292 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, name, key_hash, key_prefix, created_at, last_used_at, revoked_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(key.id.as_str())
+        .bind(&key.name)
+        .bind(&key.key_hash)
+        .bind(&key.key_prefix)
+        .bind(to_millis(key.created_at))
+        .bind(key.last_used_at.map(to_millis))
+        .bind(key.revoked_at.map(to_millis))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = ?")
+            .bind(key_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(api_key_from_row).transpose()
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM api_keys ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    async fn revoke_api_key(&self, id: &ApiKeyId, at: OffsetDateTime) -> Result<bool, StoreError> {
+        let result =
+            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(to_millis(at))
+                .bind(id.as_str())
+                .execute(&self.pool)
+                .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn account(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn account_by_reference(
+        &self,
+        reference_id: &str,
+    ) -> Result<Option<AccountRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE reference_id = ?")
+            .bind(reference_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn list_accounts(
+        &self,
+        reference_id: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<AccountRecord>, StoreError> {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM accounts");
+        if let Some(reference_id) = reference_id {
+            query
+                .push(" WHERE reference_id = ")
+                .push_bind(reference_id.to_owned());
+        }
+        push_page(&mut query, page, reference_id.is_some());
+        let rows = query.build().fetch_all(&self.pool).await?;
+        let items = rows
+            .iter()
+            .map(account_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(finish_page(items, page))
+    }
+
+    async fn list_inquiries(
+        &self,
+        filter: &InquiryFilter,
+        page: &PageRequest,
+    ) -> Result<Page<InquiryRecord>, StoreError> {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM inquiries WHERE 1 = 1");
+        if !filter.statuses.is_empty() {
+            query.push(" AND status IN (");
+            let mut list = query.separated(", ");
+            for status in &filter.statuses {
+                list.push_bind(status.as_str());
+            }
+            list.push_unseparated(")");
+        }
+        if let Some(reference_id) = &filter.reference_id {
+            query
+                .push(" AND reference_id = ")
+                .push_bind(reference_id.clone());
+        }
+        if let Some(account_id) = &filter.account_id {
+            query
+                .push(" AND account_id = ")
+                .push_bind(account_id.to_string());
+        }
+        if let Some(template_id) = &filter.template_id {
+            query
+                .push(" AND template_id = ")
+                .push_bind(template_id.to_string());
+        }
+        if let Some(after) = filter.created_after {
+            query.push(" AND created_at > ").push_bind(to_millis(after));
+        }
+        if let Some(before) = filter.created_before {
+            query
+                .push(" AND created_at < ")
+                .push_bind(to_millis(before));
+        }
+        push_page(&mut query, page, true);
+        let rows = query.build().fetch_all(&self.pool).await?;
+        let items = rows
+            .iter()
+            .map(inquiry_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(finish_page(items, page))
+    }
+
+    async fn verification(
+        &self,
+        id: &VerificationId,
+    ) -> Result<Option<VerificationRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM verifications WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(verification_from_row).transpose()
+    }
+
+    async fn document(&self, id: &DocumentId) -> Result<Option<DocumentRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM documents WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(document_from_row).transpose()
+    }
+
+    async fn event(&self, id: &EventId) -> Result<Option<EventRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM events WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(event_from_row).transpose()
+    }
+
+    async fn list_events(
+        &self,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> Result<Page<EventRecord>, StoreError> {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM events WHERE 1 = 1");
+        if !filter.names.is_empty() {
+            query.push(" AND name IN (");
+            let mut list = query.separated(", ");
+            for name in &filter.names {
+                list.push_bind(name.clone());
+            }
+            list.push_unseparated(")");
+        }
+        if let Some(object_id) = &filter.object_id {
+            query.push(" AND object_id = ").push_bind(object_id.clone());
+        }
+        push_page(&mut query, page, true);
+        let rows = query.build().fetch_all(&self.pool).await?;
+        let items = rows
+            .iter()
+            .map(event_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(finish_page(items, page))
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        api_key_id: &ApiKeyId,
+        key: &str,
+        request_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (api_key_id, idempotency_key, request_hash, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (api_key_id, idempotency_key) DO NOTHING",
+        )
+        .bind(api_key_id.as_str())
+        .bind(key)
+        .bind(request_hash)
+        .bind(to_millis(now))
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(IdempotencyClaim::Claimed);
+        }
+        let row = sqlx::query(
+            "SELECT request_hash, response_status, response_body FROM idempotency_keys \
+             WHERE api_key_id = ? AND idempotency_key = ?",
+        )
+        .bind(api_key_id.as_str())
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            // Released between our insert and read: the caller may try again.
+            return Ok(IdempotencyClaim::InFlight {
+                request_hash: request_hash.to_owned(),
+            });
+        };
+        let stored_hash: String = row.try_get("request_hash")?;
+        match row.try_get::<Option<i64>, _>("response_status")? {
+            None => Ok(IdempotencyClaim::InFlight {
+                request_hash: stored_hash,
+            }),
+            Some(status) => Ok(IdempotencyClaim::Completed {
+                request_hash: stored_hash,
+                status: u16::try_from(status).map_err(corrupt)?,
+                body: row
+                    .try_get::<Option<Vec<u8>>, _>("response_body")?
+                    .unwrap_or_default(),
+            }),
+        }
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        api_key_id: &ApiKeyId,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET response_status = ?, response_body = ? WHERE api_key_id = ? AND idempotency_key = ?",
+        )
+        .bind(i64::from(status))
+        .bind(body)
+        .bind(api_key_id.as_str())
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn release_idempotency_key(
+        &self,
+        api_key_id: &ApiKeyId,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE api_key_id = ? AND idempotency_key = ? AND response_status IS NULL")
+            .bind(api_key_id.as_str())
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn purge_idempotency_keys(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?")
+            .bind(to_millis(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
+    }
+
+    async fn redeem_one_time_link(
+        &self,
+        code_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<InquiryId>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE one_time_links SET used_at = ? WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? \
+             RETURNING inquiry_id",
+        )
+        .bind(to_millis(now))
+        .bind(code_hash)
+        .bind(to_millis(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| InquiryId::parse(row.try_get("inquiry_id")?).map_err(corrupt))
+            .transpose()
     }
 }

@@ -1,0 +1,178 @@
+//! The organization's REST API at `/api/v1`: JSON:API-style resources with kebab-case keys, API
+//! keys, idempotent POSTs, cursor pagination, a per-key rate limit, the error envelope for every
+//! failure, and an OpenAPI 3.1 document generated from this code.
+
+pub mod error;
+pub mod extract;
+pub mod inquiries;
+pub mod middleware;
+pub mod reads;
+pub mod resources;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use engine::store::PageRequest;
+use engine::Engine;
+use error::ApiError;
+use extract::QueryParams;
+use middleware::RateLimiter;
+use resources::PageLinks;
+use std::sync::Arc;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// What every API handler shares.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    pub engine: Engine,
+    pub rate_limiter: Arc<RateLimiter>,
+    /// The base URL for links handed out (one-time links).
+    pub public_url: String,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key from `verity api-key create`."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI 3.1 document of the API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Verity API", version = "1", description = "Identity verification: inquiries, accounts, verifications, documents and events."),
+    paths(
+        inquiries::create, inquiries::list, inquiries::retrieve, inquiries::update, inquiries::redact,
+        inquiries::approve, inquiries::decline, inquiries::mark_for_review, inquiries::expire,
+        inquiries::resume, inquiries::generate_one_time_link,
+        reads::create_account, reads::list_accounts, reads::retrieve_account,
+        reads::list_templates, reads::retrieve_template,
+        reads::retrieve_verification,
+        reads::retrieve_document, reads::download_document_file,
+        reads::list_events, reads::retrieve_event,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "inquiries", description = "One individual's attempt to verify their identity"),
+        (name = "accounts", description = "Users in your own system"),
+        (name = "inquiry-templates", description = "What an inquiry collects and checks"),
+        (name = "verifications", description = "Checks run on what the individual provided"),
+        (name = "documents", description = "Files the individual provided"),
+        (name = "events", description = "Every status change"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document as pretty JSON (what `/openapi.json` serves and `docs/openapi.json` holds).
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+/// `links.prev` / `links.next` of a newest-first page, keeping the other query parameters.
+pub fn page_links(
+    base: &str,
+    query: &QueryParams,
+    page: &PageRequest,
+    ids: &[String],
+    has_more: bool,
+) -> PageLinks {
+    let kept: Vec<(String, String)> = query
+        .0
+        .iter()
+        .filter(|(key, _)| key != "page[after]" && key != "page[before]")
+        .cloned()
+        .collect();
+    let link = |cursor: &str, id: &str| {
+        let mut params = kept.clone();
+        params.push((cursor.to_owned(), id.to_owned()));
+        format!(
+            "{base}?{}",
+            serde_urlencoded::to_string(params).unwrap_or_default()
+        )
+    };
+    let backwards = page.before.is_some() && page.after.is_none();
+    let (first, last) = (ids.first(), ids.last());
+    let next = match last {
+        Some(last) if has_more || backwards => Some(link("page[after]", last)),
+        _ => None,
+    };
+    let prev = match first {
+        Some(first) if (backwards && has_more) || (!backwards && page.after.is_some()) => {
+            Some(link("page[before]", first))
+        }
+        _ => None,
+    };
+    PageLinks { prev, next }
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::for_status(StatusCode::NOT_FOUND)
+}
+
+async fn openapi() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}
+
+/// The API's routes, to be merged into the server's router.
+pub fn router(state: ApiState) -> Router {
+    use inquiries as inq;
+    let v1 = Router::new()
+        .route("/inquiries", post(inq::create).get(inq::list))
+        .route(
+            "/inquiries/{id}",
+            get(inq::retrieve).patch(inq::update).delete(inq::redact),
+        )
+        .route("/inquiries/{id}/approve", post(inq::approve))
+        .route("/inquiries/{id}/decline", post(inq::decline))
+        .route(
+            "/inquiries/{id}/mark-for-review",
+            post(inq::mark_for_review),
+        )
+        .route("/inquiries/{id}/expire", post(inq::expire))
+        .route("/inquiries/{id}/resume", post(inq::resume))
+        .route(
+            "/inquiries/{id}/generate-one-time-link",
+            post(inq::generate_one_time_link),
+        )
+        .route(
+            "/accounts",
+            post(reads::create_account).get(reads::list_accounts),
+        )
+        .route("/accounts/{id}", get(reads::retrieve_account))
+        .route("/inquiry-templates", get(reads::list_templates))
+        .route("/inquiry-templates/{id}", get(reads::retrieve_template))
+        .route("/verifications/{id}", get(reads::retrieve_verification))
+        .route("/documents/{id}", get(reads::retrieve_document))
+        .route(
+            "/documents/{id}/files/{file_id}",
+            get(reads::download_document_file),
+        )
+        .route("/events", get(reads::list_events))
+        .route("/events/{id}", get(reads::retrieve_event))
+        // Inner first: authentication runs, then idempotency sees the caller.
+        .route_layer(from_fn_with_state(state.clone(), middleware::idempotency))
+        .route_layer(from_fn_with_state(state.clone(), middleware::authenticate))
+        .fallback(api_not_found);
+    Router::new()
+        .nest("/api/v1", v1)
+        .route("/api", any(api_not_found))
+        .route("/api/{*rest}", any(api_not_found))
+        .route("/openapi.json", get(openapi))
+        .layer(DefaultBodyLimit::max(middleware::MAX_JSON_BODY_BYTES))
+        .layer(from_fn(middleware::envelope_errors))
+        .with_state(state)
+}

@@ -1,0 +1,634 @@
+//! The API's JSON:API resources, built from engine records. Attribute names are kebab-case and
+//! times are RFC 3339 in UTC.
+
+use domain::checks::CheckResult;
+use engine::records::{
+    AccountRecord, DocumentRecord, EventRecord, InquiryRecord, VerificationRecord,
+};
+use engine::templates::TemplateVersion;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+/// An RFC 3339 timestamp in UTC.
+pub fn timestamp(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+fn optional_timestamp(at: Option<OffsetDateTime>) -> Option<String> {
+    at.map(timestamp)
+}
+
+/// Points at another resource.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ResourceIdentifier {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+}
+
+impl ResourceIdentifier {
+    pub fn new(kind: &str, id: impl ToString) -> ResourceIdentifier {
+        ResourceIdentifier {
+            kind: kind.to_owned(),
+            id: id.to_string(),
+        }
+    }
+}
+
+/// A to-one relationship.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ToOne {
+    pub data: Option<ResourceIdentifier>,
+}
+
+/// A to-many relationship.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ToMany {
+    pub data: Vec<ResourceIdentifier>,
+}
+
+/// Links of a page of a list.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PageLinks {
+    /// The newer page, when there is one.
+    pub prev: Option<String>,
+    /// The older page, when there is one.
+    pub next: Option<String>,
+}
+
+/// What an inquiry shows.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct InquiryAttributes {
+    /// `created`, `pending`, `completed`, `failed`, `expired`, `needs_review`, `approved` or `declined`.
+    pub status: String,
+    pub reference_id: Option<String>,
+    pub note: Option<String>,
+    pub tags: Vec<String>,
+    /// Field values by key (`name-first`, `birthdate`, …); empty after redaction.
+    pub fields: BTreeMap<String, String>,
+    pub redirect_uri: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub failed_at: Option<String>,
+    pub expired_at: Option<String>,
+    pub decisioned_at: Option<String>,
+    pub redacted_at: Option<String>,
+    pub expires_at: String,
+    pub updated_at: String,
+}
+
+/// What an inquiry points at.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct InquiryRelationships {
+    pub account: ToOne,
+    pub inquiry_template: ToOne,
+    pub inquiry_template_version: ToOne,
+    pub verifications: ToMany,
+    pub documents: ToMany,
+    pub reports: ToMany,
+}
+
+/// An inquiry.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Inquiry {
+    /// Always `inquiry`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    pub attributes: InquiryAttributes,
+    pub relationships: InquiryRelationships,
+}
+
+impl Inquiry {
+    pub fn new(
+        record: &InquiryRecord,
+        verifications: &[VerificationRecord],
+        documents: &[DocumentRecord],
+    ) -> Inquiry {
+        Inquiry {
+            kind: "inquiry".into(),
+            id: record.id.to_string(),
+            attributes: InquiryAttributes {
+                status: record.status.as_str().into(),
+                reference_id: record.reference_id.clone(),
+                note: record.note.clone(),
+                tags: record.tags.clone(),
+                fields: record.fields.clone(),
+                redirect_uri: record.redirect_uri.clone(),
+                created_at: timestamp(record.created_at),
+                started_at: optional_timestamp(record.started_at),
+                completed_at: optional_timestamp(record.completed_at),
+                failed_at: optional_timestamp(record.failed_at),
+                expired_at: optional_timestamp(record.expired_at),
+                decisioned_at: optional_timestamp(record.decisioned_at),
+                redacted_at: optional_timestamp(record.redacted_at),
+                expires_at: timestamp(record.expires_at),
+                updated_at: timestamp(record.updated_at),
+            },
+            relationships: InquiryRelationships {
+                account: ToOne {
+                    data: record
+                        .account_id
+                        .as_ref()
+                        .map(|id| ResourceIdentifier::new("account", id)),
+                },
+                inquiry_template: ToOne {
+                    data: Some(ResourceIdentifier::new(
+                        "inquiry-template",
+                        &record.template_id,
+                    )),
+                },
+                inquiry_template_version: ToOne {
+                    data: Some(ResourceIdentifier::new(
+                        "inquiry-template-version",
+                        &record.template_version_id,
+                    )),
+                },
+                verifications: ToMany {
+                    data: verifications
+                        .iter()
+                        .map(|v| ResourceIdentifier::new(&verification_type(v), &v.id))
+                        .collect(),
+                },
+                documents: ToMany {
+                    data: documents
+                        .iter()
+                        .map(|d| ResourceIdentifier::new(&document_type(d), &d.id))
+                        .collect(),
+                },
+                reports: ToMany { data: Vec::new() },
+            },
+        }
+    }
+}
+
+fn verification_type(v: &VerificationRecord) -> String {
+    format!("verification/{}", v.kind)
+}
+
+fn document_type(d: &DocumentRecord) -> String {
+    format!("document/{}", d.kind.replace('_', "-"))
+}
+
+/// One check of a verification.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Check {
+    /// The check's name, e.g. `id_blur_detection`.
+    pub name: String,
+    /// `passed`, `failed` or `not_applicable`.
+    pub status: String,
+    /// `required` or `not_required`.
+    pub requirement: String,
+    pub reasons: Vec<String>,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    /// What the individual can do when this check failed, in plain language.
+    pub retry_hint: Option<String>,
+}
+
+impl From<&CheckResult> for Check {
+    fn from(check: &CheckResult) -> Check {
+        let wire = |value: &dyn erased::Wire| value.wire();
+        Check {
+            name: check.name.as_str().into(),
+            status: wire(&check.status),
+            requirement: wire(&check.requirement),
+            reasons: check.reasons.clone(),
+            metadata: check.metadata.clone(),
+            retry_hint: (check.status == domain::checks::CheckStatus::Failed)
+                .then(|| check.name.retry_hint().map(str::to_owned))
+                .flatten(),
+        }
+    }
+}
+
+mod erased {
+    /// The serde name of a unit enum value.
+    pub trait Wire {
+        fn wire(&self) -> String;
+    }
+    impl<T: serde::Serialize> Wire for T {
+        fn wire(&self) -> String {
+            serde_json::to_value(self)
+                .ok()
+                .and_then(|value| value.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        }
+    }
+}
+
+/// What a verification shows.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct VerificationAttributes {
+    /// `created`, `submitted`, `passed`, `failed` or `canceled`.
+    pub status: String,
+    /// 1 for the first attempt of its kind on the inquiry, 2 for the retry, …
+    pub attempt: u32,
+    pub checks: Vec<Check>,
+    pub created_at: String,
+    pub submitted_at: Option<String>,
+    pub completed_at: Option<String>,
+}
+
+/// What a verification points at.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct VerificationRelationships {
+    pub inquiry: ToOne,
+    pub document: ToOne,
+}
+
+/// One run of one check family.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Verification {
+    /// `verification/government-id`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    pub attributes: VerificationAttributes,
+    pub relationships: VerificationRelationships,
+}
+
+impl Verification {
+    pub fn new(v: &VerificationRecord) -> Verification {
+        Verification {
+            kind: verification_type(v),
+            id: v.id.to_string(),
+            attributes: VerificationAttributes {
+                status: v.status.as_str().into(),
+                attempt: v.attempt,
+                checks: v.checks.iter().map(Check::from).collect(),
+                created_at: timestamp(v.created_at),
+                submitted_at: optional_timestamp(v.submitted_at),
+                completed_at: optional_timestamp(v.completed_at),
+            },
+            relationships: VerificationRelationships {
+                inquiry: ToOne {
+                    data: Some(ResourceIdentifier::new("inquiry", &v.inquiry_id)),
+                },
+                document: ToOne {
+                    data: v
+                        .document_id
+                        .as_ref()
+                        .map(|id| ResourceIdentifier::new("document/government-id", id)),
+                },
+            },
+        }
+    }
+}
+
+/// One file of a document.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct DocumentFile {
+    /// The file's id within its document (the side: `front`, `back`).
+    pub id: String,
+    /// Where to download it with the API key; `null` after redaction.
+    pub url: Option<String>,
+    pub content_type: String,
+    pub byte_size: u64,
+    pub sha256: String,
+}
+
+/// What a document shows.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct DocumentAttributes {
+    pub kind: String,
+    pub files: Vec<DocumentFile>,
+    pub created_at: String,
+    pub redacted_at: Option<String>,
+}
+
+/// What a document points at.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DocumentRelationships {
+    pub inquiry: ToOne,
+}
+
+/// Something the individual provided, such as a photo of an ID.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Document {
+    /// `document/government-id`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    pub attributes: DocumentAttributes,
+    pub relationships: DocumentRelationships,
+}
+
+impl Document {
+    pub fn new(d: &DocumentRecord, redacted_at: Option<OffsetDateTime>) -> Document {
+        Document {
+            kind: document_type(d),
+            id: d.id.to_string(),
+            attributes: DocumentAttributes {
+                kind: d.kind.replace('_', "-"),
+                files: vec![DocumentFile {
+                    id: d.side.clone(),
+                    url: redacted_at
+                        .is_none()
+                        .then(|| format!("/api/v1/documents/{}/files/{}", d.id, d.side)),
+                    content_type: d.content_type.clone(),
+                    byte_size: d.byte_size,
+                    sha256: d.sha256.clone(),
+                }],
+                created_at: timestamp(d.created_at),
+                redacted_at: optional_timestamp(redacted_at),
+            },
+            relationships: DocumentRelationships {
+                inquiry: ToOne {
+                    data: Some(ResourceIdentifier::new("inquiry", &d.inquiry_id)),
+                },
+            },
+        }
+    }
+}
+
+/// What an account shows.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct AccountAttributes {
+    pub reference_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A user in the organization's own system.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Account {
+    /// Always `account`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    pub attributes: AccountAttributes,
+}
+
+impl Account {
+    pub fn new(a: &AccountRecord) -> Account {
+        Account {
+            kind: "account".into(),
+            id: a.id.to_string(),
+            attributes: AccountAttributes {
+                reference_id: a.reference_id.clone(),
+                created_at: timestamp(a.created_at),
+                updated_at: timestamp(a.updated_at),
+            },
+        }
+    }
+}
+
+/// A resource in `included`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Included {
+    Verification(Verification),
+    Document(Document),
+    Account(Account),
+}
+
+/// A field of a template.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct TemplateField {
+    pub key: String,
+    pub label: String,
+    /// `name`, `birthdate` or `country`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub required: bool,
+    pub minimum_age: Option<u8>,
+}
+
+/// A verification a template runs.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct TemplateVerification {
+    /// `government-id`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub max_attempts: u8,
+}
+
+/// What an inquiry template shows.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct TemplateAttributes {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub expires_after_hours: u32,
+    pub fields: Vec<TemplateField>,
+    pub verifications: Vec<TemplateVerification>,
+}
+
+/// What a template points at.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct TemplateRelationships {
+    /// The current version (`itmplv_…`), derived from the template's content.
+    pub latest_published_version: ToOne,
+}
+
+/// An inquiry template.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct InquiryTemplate {
+    /// Always `inquiry-template`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    pub attributes: TemplateAttributes,
+    pub relationships: TemplateRelationships,
+}
+
+impl InquiryTemplate {
+    pub fn new(version: &TemplateVersion) -> InquiryTemplate {
+        let t = &version.template;
+        InquiryTemplate {
+            kind: "inquiry-template".into(),
+            id: t.id.to_string(),
+            attributes: TemplateAttributes {
+                name: t.name.clone(),
+                title: t.title.clone(),
+                description: t.description.clone(),
+                expires_after_hours: t.expires_after_hours,
+                fields: t
+                    .fields
+                    .iter()
+                    .map(|f| TemplateField {
+                        key: f.key.clone(),
+                        label: f.label.clone(),
+                        kind: erased::Wire::wire(&f.kind),
+                        required: f.required,
+                        minimum_age: f.minimum_age,
+                    })
+                    .collect(),
+                verifications: t
+                    .verifications
+                    .iter()
+                    .map(|v| TemplateVerification {
+                        kind: v.kind.as_str().into(),
+                        max_attempts: v.max_attempts,
+                    })
+                    .collect(),
+            },
+            relationships: TemplateRelationships {
+                latest_published_version: ToOne {
+                    data: Some(ResourceIdentifier::new(
+                        "inquiry-template-version",
+                        &version.version_id,
+                    )),
+                },
+            },
+        }
+    }
+}
+
+/// What an event shows.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct EventAttributes {
+    /// e.g. `inquiry.completed`.
+    pub name: String,
+    pub created_at: String,
+    /// Increasing per object, so receivers can order and de-duplicate.
+    pub sequence: i64,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+}
+
+/// What an event is about.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EventRelationships {
+    pub object: ToOne,
+    pub inquiry: ToOne,
+}
+
+/// An immutable record of a change.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Event {
+    /// Always `event`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    pub attributes: EventAttributes,
+    pub relationships: EventRelationships,
+}
+
+impl Event {
+    pub fn new(e: &EventRecord) -> Event {
+        let object_type = if e.object_type == "verification" {
+            "verification/government-id"
+        } else {
+            e.object_type.as_str()
+        };
+        Event {
+            kind: "event".into(),
+            id: e.id.to_string(),
+            attributes: EventAttributes {
+                name: e.name.clone(),
+                created_at: timestamp(e.created_at),
+                sequence: e.sequence,
+                payload: serde_json::json!({
+                    "data": {
+                        "type": object_type,
+                        "id": e.object_id,
+                        "attributes": e.payload,
+                    }
+                }),
+            },
+            relationships: EventRelationships {
+                object: ToOne {
+                    data: Some(ResourceIdentifier::new(object_type, &e.object_id)),
+                },
+                inquiry: ToOne {
+                    data: Some(ResourceIdentifier::new("inquiry", &e.inquiry_id)),
+                },
+            },
+        }
+    }
+}
+
+/// A single inquiry, with what `include` asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct InquiryDocument {
+    pub data: Inquiry,
+    pub included: Vec<Included>,
+    pub meta: InquiryMeta,
+}
+
+/// Secrets and links shown once.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct InquiryMeta {
+    /// Opens this inquiry's flow: `/verify?inquiry-id=…&session-token=…`. Shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
+    /// A single-use `/verify?code=…` URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub one_time_link: Option<String>,
+}
+
+/// A page of inquiries.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct InquiryList {
+    pub data: Vec<Inquiry>,
+    pub links: PageLinks,
+}
+
+/// One account.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AccountDocument {
+    pub data: Account,
+}
+
+/// A page of accounts.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AccountList {
+    pub data: Vec<Account>,
+    pub links: PageLinks,
+}
+
+/// One verification.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct VerificationDocument {
+    pub data: Verification,
+}
+
+/// One document.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DocumentDocument {
+    pub data: Document,
+}
+
+/// One template.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct InquiryTemplateDocument {
+    pub data: InquiryTemplate,
+}
+
+/// Every template.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct InquiryTemplateList {
+    pub data: Vec<InquiryTemplate>,
+    pub links: PageLinks,
+}
+
+/// One event.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EventDocument {
+    pub data: Event,
+}
+
+/// A page of events.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EventList {
+    pub data: Vec<Event>,
+    pub links: PageLinks,
+}

@@ -43,6 +43,7 @@ pub fn VerifyPage() -> impl IntoView {
                 query.get("inquiry-template-id"),
                 query.get("inquiry-id"),
                 query.get("session-token"),
+                query.get("code"),
             )
         },
     );

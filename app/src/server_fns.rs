@@ -105,12 +105,29 @@ pub async fn load_flow(
     template_id: Option<String>,
     inquiry_id: Option<String>,
     session_token: Option<String>,
+    code: Option<String>,
 ) -> Result<FlowPage, ServerFnError> {
     use domain::ids::{InquiryId, TemplateId};
     use engine::EngineError;
     use ssr::*;
 
     let engine = engine()?;
+    if let Some(code) = code.filter(|code| !code.is_empty()) {
+        // A one-time link: spent now, it becomes this browser's session on the inquiry, and the
+        // page moves to the inquiry's own address so a refresh does not reuse the code.
+        return match engine.redeem_one_time_link(&code).await {
+            Ok((inquiry, token)) => {
+                crate::session::set_token_cookie(&inquiry.id, &token, inquiry.expires_at, &public_url());
+                leptos_axum::redirect(&flow_url(&inquiry.id, None));
+                Ok(FlowPage::Flow(engine.flow_view(&inquiry).await.map_err(internal)?))
+            }
+            Err(EngineError::Unauthorized | EngineError::NotFound { .. }) => Ok(problem(
+                "This link has already been used",
+                "For your security each link works only once. If you started already, continue in the browser where you opened it first, or ask the organization that sent it for a new link.",
+            )),
+            Err(other) => Err(internal(other)),
+        };
+    }
     if let Some(inquiry_id) = inquiry_id.filter(|id| !id.is_empty()) {
         let inquiry = match (
             session_token.filter(|t| !t.is_empty()),

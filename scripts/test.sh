@@ -21,6 +21,9 @@ cargo clippy -p app --lib --no-default-features --features hydrate --target wasm
 step "unit and integration tests (cargo test)"
 cargo test --workspace --locked
 
+step "API fuzzing (schemathesis against /openapi.json)"
+scripts/schemathesis.sh
+
 step "building the site for the browser tests (cargo leptos build)"
 cargo leptos build
 

@@ -167,6 +167,9 @@ pub fn redact_inquiry(inquiry: &InquiryRecord, at: OffsetDateTime) -> Vec<Write>
             id: inquiry.id.clone(),
             at,
         },
+        Write::EraseIdempotentResponses {
+            resource_id: inquiry.id.to_string(),
+        },
         Write::RevokeSessions {
             inquiry_id: inquiry.id.clone(),
             at,

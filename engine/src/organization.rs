@@ -62,9 +62,9 @@ impl Engine {
     /// Creates an API key; the key itself is returned once and only its hash is stored.
     pub async fn create_api_key(&self, name: &str) -> Result<(ApiKeyRecord, String), EngineError> {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(EngineError::InvalidInput(
-                "the key's name must be 1 to 100 characters".into(),
+                "the key's name must be 1 to 100 printable characters".into(),
             ));
         }
         let key = api_keys::generate();
@@ -408,10 +408,11 @@ impl Engine {
         key: &str,
         status: u16,
         body: &[u8],
+        resource_id: Option<&str>,
     ) -> Result<(), EngineError> {
         Ok(self
             .store
-            .complete_idempotency_key(api_key, key, status, body)
+            .complete_idempotency_key(api_key, key, status, body, resource_id)
             .await?)
     }
 

@@ -33,10 +33,12 @@ CREATE TABLE idempotency_keys (
     request_hash   TEXT NOT NULL,             -- sha256 of method, path and body
     response_status INTEGER,                  -- NULL while the first request is in flight
     response_body  BLOB,
+    resource_id    TEXT,                      -- the resource the response carried (data.id), for redaction
     created_at     INTEGER NOT NULL,
     PRIMARY KEY (api_key_id, idempotency_key)
 );
 CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+CREATE INDEX idempotency_keys_by_resource ON idempotency_keys (resource_id) WHERE resource_id IS NOT NULL;
 
 CREATE TABLE one_time_links (
     code_hash     TEXT PRIMARY KEY,           -- sha256 of the code; the code itself is never stored

@@ -96,6 +96,11 @@ pub enum Write {
         id: InquiryId,
         at: OffsetDateTime,
     },
+    /// Replaces stored idempotent responses that carried this resource with a 410 envelope, so
+    /// a replay after redaction serves no personal data.
+    EraseIdempotentResponses {
+        resource_id: String,
+    },
     /// Ends every session of an inquiry.
     RevokeSessions {
         inquiry_id: InquiryId,
@@ -247,6 +252,7 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
         status: u16,
         body: &[u8],
+        resource_id: Option<&str>,
     ) -> Result<(), StoreError>;
     /// Releases a claimed key whose request failed on our side, so it can be retried.
     async fn release_idempotency_key(

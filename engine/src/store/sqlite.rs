@@ -153,6 +153,9 @@ fn document_from_row(row: &SqliteRow) -> Result<DocumentRecord, StoreError> {
     })
 }
 
+/// What replaying an idempotency key answers once the resource it created was redacted.
+const REDACTED_REPLAY_BODY: &str = r#"{"errors":[{"status":"410","code":"redacted","title":"Redacted","detail":"The response stored for this Idempotency-Key was erased when its inquiry was redacted."}]}"#;
+
 /// A unique-constraint violation means another writer got there first.
 fn unique_as_conflict(error: sqlx::Error) -> StoreError {
     match &error {
@@ -450,6 +453,15 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
             if result.rows_affected() != 1 {
                 return Err(StoreError::Conflict);
             }
+        }
+        Write::EraseIdempotentResponses { resource_id } => {
+            sqlx::query(
+                "UPDATE idempotency_keys SET response_status = 410, response_body = ? WHERE resource_id = ?",
+            )
+            .bind(REDACTED_REPLAY_BODY.as_bytes())
+            .bind(resource_id)
+            .execute(&mut **tx)
+            .await?;
         }
         Write::RevokeSessions { inquiry_id, at } => {
             sqlx::query("UPDATE inquiry_sessions SET revoked_at = ? WHERE inquiry_id = ? AND revoked_at IS NULL")
@@ -875,12 +887,15 @@ impl Store for SqliteStore {
         key: &str,
         status: u16,
         body: &[u8],
+        resource_id: Option<&str>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE idempotency_keys SET response_status = ?, response_body = ? WHERE api_key_id = ? AND idempotency_key = ?",
+            "UPDATE idempotency_keys SET response_status = ?, response_body = ?, resource_id = ? \
+             WHERE api_key_id = ? AND idempotency_key = ?",
         )
         .bind(i64::from(status))
         .bind(body)
+        .bind(resource_id)
         .bind(api_key_id.as_str())
         .bind(key)
         .execute(&self.pool)

@@ -225,7 +225,12 @@ pub async fn create(
         session_token: Some(created.session_token),
         one_time_link: None,
     };
-    let document = render_inquiry(&state, &created.inquiry, &[], meta).await?;
+    // A new inquiry has no verifications or documents yet: no need to ask the database.
+    let document = InquiryDocument {
+        data: Inquiry::new(&created.inquiry, &[], &[]),
+        included: Vec::new(),
+        meta,
+    };
     Ok((StatusCode::CREATED, Json(document)).into_response())
 }
 

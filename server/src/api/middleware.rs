@@ -229,9 +229,19 @@ pub async fn idempotency(State(state): State<ApiState>, request: Request, next: 
             .release_idempotency_key(&caller.api_key_id, &key)
             .await
     } else {
+        // Remember which resource the response carried, so redacting it can erase the replay.
+        let resource_id = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|document| document.pointer("/data/id")?.as_str().map(str::to_owned));
         state
             .engine
-            .complete_idempotency_key(&caller.api_key_id, &key, parts.status.as_u16(), &bytes)
+            .complete_idempotency_key(
+                &caller.api_key_id,
+                &key,
+                parts.status.as_u16(),
+                &bytes,
+                resource_id.as_deref(),
+            )
             .await
     };
     if let Err(error) = stored {

@@ -170,6 +170,7 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .nest("/api/v1", v1)
         .route("/api", any(api_not_found))
+        .route("/api/", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
         .route("/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(middleware::MAX_JSON_BODY_BYTES))

@@ -5,9 +5,10 @@
 # Installs schemathesis (pinned in scripts/schemathesis-requirements.txt) into .venv-schemathesis
 # when it is not there yet, builds target/debug/verity (a no-op when fresh; set VERITY_BIN to test
 # another binary instead), starts it on a free loopback port over a fresh data folder, creates an
-# API key, seeds a few inquiries and accounts so the fuzzer reaches real resources, and runs
-# schemathesis with a fixed seed. Exits non-zero on any failure. Reports and the server's log go
-# to target/schemathesis/.
+# API key, seeds accounts, inquiries and (through the hosted flow) a document and a verification
+# so that the fuzzer reaches real resources, and runs schemathesis with a fixed seed. Kills the
+# server on exit. Exits non-zero on any failure. Reports and the server's log go to
+# target/schemathesis/.
 #
 #   SCHEMATHESIS_MAX_EXAMPLES   test cases per operation and phase (default 50)
 #   SCHEMATHESIS_SEED           the generation seed (default fixed, for reproducible runs)
@@ -77,20 +78,21 @@ port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); p
 base=http://127.0.0.1:$port
 
 # Only what is set here reaches the server: no database, mail server or limits from the caller.
-verity() {
-  env -i PATH="$PATH" HOME="${HOME:-/root}" RUST_LOG="${RUST_LOG:-info}" \
-    VERITY_CONFIG="$work/verity.toml" VERITY_DATA_DIR="$work/data" \
-    VERITY_TEMPLATES_DIR="$ROOT/templates" VERITY_API_RATE_LIMIT=0 \
-    LEPTOS_SITE_ADDR="127.0.0.1:$port" "$bin" "$@"
-}
+# (A plain command, not a function, so that `&` gives the server's own pid to kill.)
+verity=(
+  env -i PATH="$PATH" HOME="${HOME:-/root}" RUST_LOG="${RUST_LOG:-info}"
+  VERITY_CONFIG="$work/verity.toml" VERITY_DATA_DIR="$work/data"
+  VERITY_TEMPLATES_DIR="$ROOT/templates" VERITY_API_RATE_LIMIT=0
+  LEPTOS_SITE_ADDR="127.0.0.1:$port" "$bin"
+)
 
 say "creating an API key in a fresh data folder ($work/data)"
-api_key=$(verity api-key create --name schemathesis 2>"$work/api-key.log") \
+api_key=$("${verity[@]}" api-key create --name schemathesis 2>"$work/api-key.log") \
   || { cat "$work/api-key.log" >&2; fail "verity api-key create"; }
 [[ -n $api_key ]] || fail "verity api-key create printed no key"
 
 say "starting $bin on $base"
-verity serve >"$REPORT_DIR/server.log" 2>&1 &
+"${verity[@]}" serve >"$REPORT_DIR/server.log" 2>&1 &
 server_pid=$!
 
 say "waiting for $base/healthz"

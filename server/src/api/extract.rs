@@ -23,8 +23,28 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+        match axum::Json::<serde_json::Value>::from_request(request, state).await {
+            Ok(axum::Json(document)) => {
+                // A JSON:API document and its `data` and `attributes` are objects; serde would
+                // otherwise also accept arrays and fill the fields by position.
+                let shaped = document.is_object()
+                    && document
+                        .get("data")
+                        .is_none_or(serde_json::Value::is_object)
+                    && document
+                        .pointer("/data/attributes")
+                        .is_none_or(serde_json::Value::is_object);
+                if !shaped {
+                    return Err(ApiError::invalid(
+                        "The body must be a JSON object like {\"data\": {\"attributes\": {…}}}.",
+                    ));
+                }
+                serde_json::from_value::<T>(document)
+                    .map(ApiJson)
+                    .map_err(|error| {
+                        ApiError::invalid(format!("The body does not fit this endpoint: {error}"))
+                    })
+            }
             Err(JsonRejection::MissingJsonContentType(_)) => {
                 Err(ApiError::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE))
             }

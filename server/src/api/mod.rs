@@ -22,6 +22,9 @@ use extract::QueryParams;
 use middleware::RateLimiter;
 use resources::PageLinks;
 use std::sync::Arc;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::Ref;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -51,6 +54,66 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Documents the errors every operation can answer that no handler names: 401 (key), 429 (rate
+/// limit) everywhere; 400, 413 and 415 wherever a JSON body is read; 400 for bad query parameters.
+struct CommonErrors;
+
+fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorDocument")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/") {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let has_body = operation.request_body.is_some();
+                let has_query = operation.parameters.as_ref().is_some_and(|parameters| {
+                    parameters.iter().any(|p| {
+                        matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query)
+                    })
+                });
+                let responses = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error_response(description));
+                };
+                add("401", "Missing, unknown or revoked API key");
+                add(
+                    "429",
+                    "Over the API key's rate limit; retry after `Retry-After` seconds",
+                );
+                if has_body {
+                    add("400", "Malformed JSON or an invalid `Idempotency-Key`");
+                    add("413", "The body is larger than 1 MiB");
+                    add("415", "The body is not `application/json`");
+                }
+                if has_query {
+                    add("400", "An invalid query parameter");
+                }
+            }
+        }
+    }
+}
+
 /// The OpenAPI 3.1 document of the API.
 #[derive(OpenApi)]
 #[openapi(
@@ -65,7 +128,7 @@ impl Modify for BearerAuth {
         reads::retrieve_document, reads::download_document_file,
         reads::list_events, reads::retrieve_event,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonErrors),
     tags(
         (name = "inquiries", description = "One individual's attempt to verify their identity"),
         (name = "accounts", description = "Users in your own system"),

@@ -21,11 +21,11 @@ cargo clippy -p app --lib --no-default-features --features hydrate --target wasm
 step "unit and integration tests (cargo test)"
 cargo test --workspace --locked
 
-step "API fuzzing (schemathesis against /openapi.json)"
-scripts/schemathesis.sh
-
-step "building the site for the browser tests (cargo leptos build)"
+step "building the server and the site (cargo leptos build)"
 cargo leptos build
+
+step "API fuzzing (schemathesis against /openapi.json)"
+VERITY_BIN=target/debug/verity scripts/schemathesis.sh
 
 step "end-to-end tests (Playwright, Debian Chromium)"
 (cd end2end && VERITY_BIN=../target/debug/verity npx playwright test)

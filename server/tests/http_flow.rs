@@ -3,6 +3,7 @@
 //! Each test serves `server::router` on a random loopback port over a fresh data folder and talks
 //! plain HTTP/1.1 to it, the way a browser without JavaScript (or the hydrated page) does.
 
+mod support;
 use domain::ids::InquiryId;
 use domain::inquiry::InquiryStatus;
 use engine::{Clock, Engine, EngineSettings, ManualClock, SystemClock};
@@ -12,8 +13,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use support::{form_encode, raw_exchange, Response};
+use tokio::net::TcpListener;
 
 // ---------------------------------------------------------------------------------------------
 // The server under test
@@ -139,39 +140,6 @@ const ACCEPT_HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9
 /// What the hydrated page's server function client sends.
 const ACCEPT_JSON: &str = "application/json";
 
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-
-    fn set_cookies(&self) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(key, _)| key.eq_ignore_ascii_case("set-cookie"))
-            .map(|(_, value)| value.as_str())
-            .collect()
-    }
-
-    fn location(&self) -> &str {
-        self.header("location")
-            .unwrap_or_else(|| panic!("no Location header in {self:?}"))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8(self.body.clone()).expect("the body is UTF-8")
-    }
-}
-
 /// One browser: remembers the cookies it is given and sends them back.
 struct Browser {
     addr: SocketAddr,
@@ -287,90 +255,6 @@ impl Browser {
         }
         response
     }
-}
-
-/// Writes one request, reads until the server closes the connection, and parses the answer.
-async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Response {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request).await.unwrap();
-    stream.flush().await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    parse_response(&raw)
-}
-
-fn parse_response(raw: &[u8]) -> Response {
-    let end = raw
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .expect("a complete response head");
-    let head = std::str::from_utf8(&raw[..end]).expect("an ASCII response head");
-    let rest = &raw[end + 4..];
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap();
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .expect("a status code");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        .collect();
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
-    let body =
-        if header("transfer-encoding").is_some_and(|value| value.eq_ignore_ascii_case("chunked")) {
-            decode_chunked(rest)
-        } else if let Some(length) =
-            header("content-length").and_then(|value| value.parse::<usize>().ok())
-        {
-            rest[..length.min(rest.len())].to_vec()
-        } else {
-            rest.to_vec()
-        };
-    Response {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn decode_chunked(mut rest: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    loop {
-        let line_end = rest
-            .windows(2)
-            .position(|window| window == b"\r\n")
-            .expect("a chunk size line");
-        let size_line = std::str::from_utf8(&rest[..line_end]).unwrap();
-        let size = usize::from_str_radix(size_line.split(';').next().unwrap().trim(), 16)
-            .expect("a hex chunk size");
-        rest = &rest[line_end + 2..];
-        if size == 0 {
-            return body;
-        }
-        body.extend_from_slice(&rest[..size]);
-        rest = &rest[size + 2..];
-    }
-}
-
-/// `application/x-www-form-urlencoded`, the way browsers encode (brackets included).
-fn form_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".to_owned(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------

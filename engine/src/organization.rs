@@ -59,6 +59,27 @@ pub fn validate_tags_and_note(tags: &[String], note: Option<&str>) -> Result<(),
 }
 
 impl Engine {
+    /// A new session on an inquiry, living as long as the inquiry; returns its token (only the
+    /// hash is stored).
+    async fn open_session(&self, inquiry: &InquiryRecord) -> Result<String, EngineError> {
+        let token = new_session_token();
+        let session = SessionRecord {
+            id: SessionId::new(),
+            inquiry_id: inquiry.id.clone(),
+            token_hash: hash_token(&token),
+            created_at: self.clock.now(),
+            expires_at: inquiry.expires_at,
+            revoked_at: None,
+        };
+        lifecycle::commit(
+            self.store.as_ref(),
+            inquiry,
+            vec![Write::InsertSession(session)],
+        )
+        .await?;
+        Ok(token)
+    }
+
     /// Creates an API key; the key itself is returned once and only its hash is stored.
     pub async fn create_api_key(&self, name: &str) -> Result<(ApiKeyRecord, String), EngineError> {
         let name = name.trim();
@@ -199,21 +220,7 @@ impl Engine {
                 current: inquiry.status,
             });
         }
-        let token = new_session_token();
-        let session = SessionRecord {
-            id: SessionId::new(),
-            inquiry_id: inquiry.id.clone(),
-            token_hash: hash_token(&token),
-            created_at: self.clock.now(),
-            expires_at: inquiry.expires_at,
-            revoked_at: None,
-        };
-        lifecycle::commit(
-            self.store.as_ref(),
-            &inquiry,
-            vec![Write::InsertSession(session)],
-        )
-        .await?;
+        let token = self.open_session(&inquiry).await?;
         Ok((inquiry, token))
     }
 
@@ -255,21 +262,7 @@ impl Engine {
             .await?
             .ok_or(EngineError::Unauthorized)?;
         let inquiry = self.touch(&inquiry_id).await?;
-        let token = new_session_token();
-        let session = SessionRecord {
-            id: SessionId::new(),
-            inquiry_id: inquiry.id.clone(),
-            token_hash: hash_token(&token),
-            created_at: self.clock.now(),
-            expires_at: inquiry.expires_at,
-            revoked_at: None,
-        };
-        lifecycle::commit(
-            self.store.as_ref(),
-            &inquiry,
-            vec![Write::InsertSession(session)],
-        )
-        .await?;
+        let token = self.open_session(&inquiry).await?;
         Ok((inquiry, token))
     }
 

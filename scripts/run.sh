@@ -15,4 +15,6 @@ cargo leptos build --release
 export VERITY_DATA_DIR="${VERITY_DATA_DIR:-data}"
 export VERITY_TEMPLATES_DIR="${VERITY_TEMPLATES_DIR:-templates}"
 printf '\n\033[1m==> starting Verity (Ctrl-C stops it)\033[0m\n'
+printf '    API key for the REST API (shown once; run in another terminal):\n'
+printf '      VERITY_DATA_DIR=%s target/release/verity api-key create --name my-backend\n' "$VERITY_DATA_DIR"
 exec target/release/verity serve

@@ -113,6 +113,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                     Ok(expired) => tracing::info!(expired, "expired overdue inquiries"),
                     Err(error) => tracing::error!(error = ?error, "expiry sweep failed"),
                 }
+                // Idempotent responses are kept for 48 hours (the contract promises at least 24).
+                match engine
+                    .purge_idempotency_keys(time::Duration::hours(48))
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "forgot old idempotency keys"),
+                    Err(error) => tracing::error!(error = ?error, "idempotency key purge failed"),
+                }
             }
         })
     };

@@ -1,0 +1,103 @@
+//! Engine tests of the organization's services that the API tests cannot reach with a real clock.
+
+use domain::ids::{InquiryId, TemplateId};
+use engine::flow::NewInquiry;
+use engine::store::IdempotencyClaim;
+use engine::{Engine, EngineError, EngineSettings, ManualClock};
+use std::path::Path;
+use std::sync::Arc;
+use time::macros::datetime;
+use time::Duration;
+
+async fn spawn_engine() -> (Engine, Arc<ManualClock>, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-27 10:00 UTC)));
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates");
+    let engine = Engine::open_local(
+        data.path(),
+        None,
+        &templates,
+        clock.clone(),
+        EngineSettings::default(),
+    )
+    .await
+    .unwrap();
+    (engine, clock, data)
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_kept_at_least_a_day_then_forgotten() {
+    let (engine, clock, _data) = spawn_engine().await;
+    let (key, _) = engine.create_api_key("test").await.unwrap();
+    assert_eq!(
+        engine
+            .claim_idempotency_key(&key.id, "old", "h1")
+            .await
+            .unwrap(),
+        IdempotencyClaim::Claimed
+    );
+    engine
+        .complete_idempotency_key(&key.id, "old", 201, b"{}", None)
+        .await
+        .unwrap();
+    clock.advance(Duration::hours(30));
+    assert_eq!(
+        engine
+            .claim_idempotency_key(&key.id, "new", "h2")
+            .await
+            .unwrap(),
+        IdempotencyClaim::Claimed
+    );
+
+    // Asking for less than a day still keeps a day.
+    assert_eq!(
+        engine
+            .purge_idempotency_keys(Duration::hours(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(matches!(
+        engine
+            .claim_idempotency_key(&key.id, "new", "h2")
+            .await
+            .unwrap(),
+        IdempotencyClaim::InFlight { .. }
+    ));
+    // The old key is gone: the same key starts afresh.
+    assert_eq!(
+        engine
+            .claim_idempotency_key(&key.id, "old", "h3")
+            .await
+            .unwrap(),
+        IdempotencyClaim::Claimed
+    );
+}
+
+#[tokio::test]
+async fn one_time_links_work_once_and_not_after_the_inquiry_expires() {
+    let (engine, clock, _data) = spawn_engine().await;
+    let created = engine
+        .create_inquiry(NewInquiry {
+            template_id: Some(TemplateId::parse("itmpl_basic_kyc").unwrap()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let id: InquiryId = created.inquiry.id.clone();
+    let (_, code) = engine.generate_one_time_link(&id).await.unwrap();
+    let (opened, token) = engine.redeem_one_time_link(&code).await.unwrap();
+    assert_eq!(opened.id, id);
+    assert!(engine.open_with_session(&id, &token).await.is_ok());
+    assert!(matches!(
+        engine.redeem_one_time_link(&code).await,
+        Err(EngineError::Unauthorized)
+    ));
+
+    let (_, late) = engine.generate_one_time_link(&id).await.unwrap();
+    clock.advance(Duration::hours(25));
+    assert!(matches!(
+        engine.redeem_one_time_link(&late).await,
+        Err(EngineError::Unauthorized)
+    ));
+}

@@ -60,6 +60,31 @@ impl SqliteStore {
         Self::connect(options).await
     }
 
+    /// The row (if any) that `sql` selects with one text parameter, mapped to a record.
+    async fn optional_by<T>(
+        &self,
+        sql: &'static str,
+        key: &str,
+        map: fn(&SqliteRow) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let row = sqlx::query(sql)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(map).transpose()
+    }
+
+    /// Every row that `sql` selects with one text parameter, mapped to records.
+    async fn all_by<T>(
+        &self,
+        sql: &'static str,
+        key: &str,
+        map: fn(&SqliteRow) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = sqlx::query(sql).bind(key).fetch_all(&self.pool).await?;
+        rows.iter().map(map).collect()
+    }
+
     async fn connect(options: SqliteConnectOptions) -> anyhow::Result<SqliteStore> {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -571,11 +596,12 @@ impl Store for SqliteStore {
     }
 
     async fn inquiry(&self, id: &InquiryId) -> Result<Option<InquiryRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM inquiries WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(inquiry_from_row).transpose()
+        self.optional_by(
+            "SELECT * FROM inquiries WHERE id = ?",
+            id.as_str(),
+            inquiry_from_row,
+        )
+        .await
     }
 
     async fn session_by_token_hash(
@@ -603,31 +629,33 @@ impl Store for SqliteStore {
         &self,
         inquiry_id: &InquiryId,
     ) -> Result<Vec<VerificationRecord>, StoreError> {
-        let rows =
-            sqlx::query("SELECT * FROM verifications WHERE inquiry_id = ? ORDER BY kind, attempt")
-                .bind(inquiry_id.as_str())
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(verification_from_row).collect()
+        self.all_by(
+            "SELECT * FROM verifications WHERE inquiry_id = ? ORDER BY kind, attempt",
+            inquiry_id.as_str(),
+            verification_from_row,
+        )
+        .await
     }
 
     async fn documents_of(
         &self,
         inquiry_id: &InquiryId,
     ) -> Result<Vec<DocumentRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM documents WHERE inquiry_id = ? ORDER BY id")
-            .bind(inquiry_id.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(document_from_row).collect()
+        self.all_by(
+            "SELECT * FROM documents WHERE inquiry_id = ? ORDER BY id",
+            inquiry_id.as_str(),
+            document_from_row,
+        )
+        .await
     }
 
     async fn events_of(&self, inquiry_id: &InquiryId) -> Result<Vec<EventRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM events WHERE inquiry_id = ? ORDER BY id")
-            .bind(inquiry_id.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(event_from_row).collect()
+        self.all_by(
+            "SELECT * FROM events WHERE inquiry_id = ? ORDER BY id",
+            inquiry_id.as_str(),
+            event_from_row,
+        )
+        .await
     }
 
     async fn overdue_inquiries(
@@ -670,11 +698,12 @@ impl Store for SqliteStore {
     }
 
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = ?")
-            .bind(key_hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(api_key_from_row).transpose()
+        self.optional_by(
+            "SELECT * FROM api_keys WHERE key_hash = ?",
+            key_hash,
+            api_key_from_row,
+        )
+        .await
     }
 
     async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
@@ -695,22 +724,24 @@ impl Store for SqliteStore {
     }
 
     async fn account(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(account_from_row).transpose()
+        self.optional_by(
+            "SELECT * FROM accounts WHERE id = ?",
+            id.as_str(),
+            account_from_row,
+        )
+        .await
     }
 
     async fn account_by_reference(
         &self,
         reference_id: &str,
     ) -> Result<Option<AccountRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE reference_id = ?")
-            .bind(reference_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(account_from_row).transpose()
+        self.optional_by(
+            "SELECT * FROM accounts WHERE reference_id = ?",
+            reference_id,
+            account_from_row,
+        )
+        .await
     }
 
     async fn list_accounts(
@@ -783,27 +814,30 @@ impl Store for SqliteStore {
         &self,
         id: &VerificationId,
     ) -> Result<Option<VerificationRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM verifications WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(verification_from_row).transpose()
+        self.optional_by(
+            "SELECT * FROM verifications WHERE id = ?",
+            id.as_str(),
+            verification_from_row,
+        )
+        .await
     }
 
     async fn document(&self, id: &DocumentId) -> Result<Option<DocumentRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM documents WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(document_from_row).transpose()
+        self.optional_by(
+            "SELECT * FROM documents WHERE id = ?",
+            id.as_str(),
+            document_from_row,
+        )
+        .await
     }
 
     async fn event(&self, id: &EventId) -> Result<Option<EventRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM events WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(event_from_row).transpose()
+        self.optional_by(
+            "SELECT * FROM events WHERE id = ?",
+            id.as_str(),
+            event_from_row,
+        )
+        .await
     }
 
     async fn list_events(

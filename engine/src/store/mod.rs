@@ -34,6 +34,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// The store cannot take writes now (its writer stopped, or a grouped commit failed).
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// An event to append; the store gives it the next `sequence` of its object.

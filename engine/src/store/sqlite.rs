@@ -20,17 +20,30 @@ use domain::verification::VerificationStatus;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
 
-/// A SQLite database behind a small pool.
+/// A SQLite database: a small pool for reads, and one writer task that owns the only write
+/// connection and commits concurrent batches together.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: mpsc::Sender<WriteJob>,
 }
+
+/// One caller's batch of writes, answered once its group has committed.
+#[derive(Debug)]
+struct WriteJob {
+    writes: Vec<Write>,
+    reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// How many callers' batches share one commit at most.
+const MAX_GROUP: usize = 64;
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file and runs pending migrations. A failed
@@ -88,14 +101,20 @@ impl SqliteStore {
     async fn connect(options: SqliteConnectOptions) -> anyhow::Result<SqliteStore> {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .context("connecting to SQLite")?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .context("running SQLite migrations")?;
-        Ok(SqliteStore { pool })
+        let connection = options
+            .connect()
+            .await
+            .context("opening the SQLite write connection")?;
+        let (writer, jobs) = mpsc::channel(1024);
+        tokio::spawn(run_writer(connection, jobs));
+        Ok(SqliteStore { pool, writer })
     }
 }
 
@@ -270,7 +289,7 @@ fn inquiry_time_column(status: InquiryStatus) -> Option<&'static str> {
     }
 }
 
-async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<(), StoreError> {
+async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<(), StoreError> {
     match write {
         Write::InsertInquiry(inquiry) => {
             sqlx::query(
@@ -291,7 +310,7 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
             .bind(inquiry.note.as_deref())
             .bind(serde_json::to_string(&inquiry.tags).map_err(corrupt)?)
             .bind(inquiry.redirect_uri.as_deref())
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
         Write::TransitionInquiry { id, from, to, at } => {
@@ -310,7 +329,7 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
                 .bind(at)
                 .bind(id.as_str())
                 .bind(from.as_str())
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await?;
             if result.rows_affected() != 1 {
                 return Err(StoreError::Conflict);
@@ -325,7 +344,7 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
             .bind(to_millis(at))
             .bind(to_millis(at))
             .bind(id.as_str())
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
             if result.rows_affected() != 1 {
                 return Err(StoreError::Conflict);
@@ -337,7 +356,7 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
             )
             .bind(serde_json::to_string(&draft).map_err(corrupt)?)
             .bind(id.as_str())
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
             if result.rows_affected() != 1 {
                 return Err(StoreError::Conflict);
@@ -354,7 +373,7 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
             .bind(to_millis(session.created_at))
             .bind(to_millis(session.expires_at))
             .bind(session.revoked_at.map(to_millis))
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
         Write::InsertDocument(document) => {
@@ -371,7 +390,7 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
             .bind(i64::try_from(document.byte_size).map_err(corrupt)?)
             .bind(&document.sha256)
             .bind(to_millis(document.created_at))
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
         Write::InsertVerification(verification) => {
@@ -390,7 +409,7 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
             .bind(to_millis(verification.created_at))
             .bind(verification.submitted_at.map(to_millis))
             .bind(verification.completed_at.map(to_millis))
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
             if inserted.rows_affected() != 1 {
                 // Another submission took this attempt number first.
@@ -426,20 +445,20 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
             .bind(checks)
             .bind(id.as_str())
             .bind(from.as_str())
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
             if result.rows_affected() != 1 {
                 return Err(StoreError::Conflict);
             }
         }
-        Write::InsertEvent(event) => insert_event(tx, event).await?,
+        Write::InsertEvent(event) => insert_event(conn, event).await?,
         Write::InsertAccount(account) => {
             sqlx::query("INSERT INTO accounts (id, reference_id, created_at, updated_at) VALUES (?, ?, ?, ?)")
                 .bind(account.id.as_str())
                 .bind(account.reference_id.as_deref())
                 .bind(to_millis(account.created_at))
                 .bind(to_millis(account.updated_at))
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await
                 .map_err(unique_as_conflict)?;
         }
@@ -459,7 +478,7 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
             .bind(note)
             .bind(to_millis(at))
             .bind(id.as_str())
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
             if result.rows_affected() != 1 {
                 return Err(StoreError::Conflict);
@@ -473,7 +492,7 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
             .bind(to_millis(at))
             .bind(to_millis(at))
             .bind(id.as_str())
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
             if result.rows_affected() != 1 {
                 return Err(StoreError::Conflict);
@@ -485,21 +504,21 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
             )
             .bind(REDACTED_REPLAY_BODY.as_bytes())
             .bind(resource_id)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
         Write::RevokeSessions { inquiry_id, at } => {
             sqlx::query("UPDATE inquiry_sessions SET revoked_at = ? WHERE inquiry_id = ? AND revoked_at IS NULL")
                 .bind(to_millis(at))
                 .bind(inquiry_id.as_str())
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await?;
             sqlx::query(
                 "UPDATE one_time_links SET used_at = ? WHERE inquiry_id = ? AND used_at IS NULL",
             )
             .bind(to_millis(at))
             .bind(inquiry_id.as_str())
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
         Write::InsertOneTimeLink {
@@ -513,17 +532,14 @@ async fn apply(tx: &mut Transaction<'static, Sqlite>, write: Write) -> Result<()
                 .bind(inquiry_id.as_str())
                 .bind(to_millis(created_at))
                 .bind(to_millis(expires_at))
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await?;
         }
     }
     Ok(())
 }
 
-async fn insert_event(
-    tx: &mut Transaction<'static, Sqlite>,
-    event: NewEvent,
-) -> Result<(), StoreError> {
+async fn insert_event(conn: &mut SqliteConnection, event: NewEvent) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO events (id, name, object_type, object_id, inquiry_id, sequence, payload, created_at) \
          VALUES (?, ?, ?, ?, ?, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM events WHERE object_id = ?), ?, ?)",
@@ -536,25 +552,83 @@ async fn insert_event(
     .bind(&event.object_id)
     .bind(serde_json::to_string(&event.payload).map_err(corrupt)?)
     .bind(to_millis(event.created_at))
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Takes whatever batches are waiting (up to [`MAX_GROUP`]) and commits them in one
+/// transaction, each inside its own savepoint: a batch whose guard fails is rolled back alone
+/// and answered `Conflict`, the others commit. Grouping saves a lock hand-off, a WAL sync and a
+/// checkpoint share per request, and no writer of this process ever waits on SQLite's busy timer.
+async fn run_writer(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<WriteJob>) {
+    while let Some(first) = jobs.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let batches: Vec<Vec<Write>> = group
+            .iter_mut()
+            .map(|job| std::mem::take(&mut job.writes))
+            .collect();
+        match commit_group(&mut conn, batches).await {
+            Ok(outcomes) => {
+                for (job, outcome) in group.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(outcome);
+                }
+            }
+            Err(error) => {
+                let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
+                tracing::error!(error = %error, grouped = group.len(), "a grouped SQLite commit failed");
+                for job in group {
+                    let _ = job.reply.send(Err(StoreError::Unavailable(format!(
+                        "the commit failed: {error}"
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+async fn commit_group(
+    conn: &mut SqliteConnection,
+    batches: Vec<Vec<Write>>,
+) -> Result<Vec<Result<(), StoreError>>, sqlx::Error> {
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    let mut outcomes = Vec::with_capacity(batches.len());
+    for writes in batches {
+        sqlx::query("SAVEPOINT batch").execute(&mut *conn).await?;
+        let mut outcome = Ok(());
+        for write in writes {
+            if let Err(error) = apply(conn, write).await {
+                outcome = Err(error);
+                break;
+            }
+        }
+        if outcome.is_err() {
+            sqlx::query("ROLLBACK TO batch").execute(&mut *conn).await?;
+        }
+        sqlx::query("RELEASE batch").execute(&mut *conn).await?;
+        outcomes.push(outcome);
+    }
+    sqlx::query("COMMIT").execute(&mut *conn).await?;
+    Ok(outcomes)
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        // IMMEDIATE takes the write lock up front, so concurrent writers queue on busy_timeout
-        // instead of failing when a read transaction tries to upgrade.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for write in writes {
-            if let Err(error) = apply(&mut tx, write).await {
-                tx.rollback().await?;
-                return Err(error);
-            }
-        }
-        tx.commit().await?;
-        Ok(())
+        let (reply, answer) = oneshot::channel();
+        let stopped = || StoreError::Unavailable("the SQLite writer stopped".into());
+        self.writer
+            .send(WriteJob { writes, reply })
+            .await
+            .map_err(|_| stopped())?;
+        // The writer owns the job now: if this caller goes away, its batch still commits whole.
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn save_template_version(

@@ -4,13 +4,8 @@
 //! everything before it. The checksum lets the server (and secret scanners) reject a mistyped or
 //! made-up key without a database lookup; the lookup is by SHA-256, compared in constant time.
 
-use crate::records::ApiKeyRecord;
-use domain::ids::ApiKeyId;
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
 /// Every Verity API key starts with this.
@@ -71,57 +66,6 @@ pub fn hashes_match(a: &str, b: &str) -> bool {
 /// What a list shows of a key: its prefix and the first characters of its body.
 pub fn display_prefix(key: &str) -> String {
     key.chars().take(API_KEY_PREFIX.len() + 6).collect()
-}
-
-/// How long an authenticated key is trusted without asking the database again. A key revoked
-/// through this process is dropped at once; one revoked by another process (the CLI) stops
-/// working within this time.
-pub const CACHE_TTL: Duration = Duration::from_secs(5);
-
-/// Recently authenticated keys by hash, so the API's hot path does not read the database for
-/// every request. Misses are never cached.
-#[derive(Debug, Clone, Default)]
-pub struct ApiKeyCache {
-    entries: Arc<Mutex<HashMap<String, (ApiKeyRecord, Instant)>>>,
-}
-
-impl ApiKeyCache {
-    /// The active key with this hash, if it was seen less than [`CACHE_TTL`] ago.
-    pub fn get(&self, key_hash: &str) -> Option<ApiKeyRecord> {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match entries.get(key_hash) {
-            Some((record, seen)) if seen.elapsed() < CACHE_TTL => Some(record.clone()),
-            Some(_) => {
-                entries.remove(key_hash);
-                None
-            }
-            None => None,
-        }
-    }
-
-    /// Remembers an active key.
-    pub fn put(&self, record: ApiKeyRecord) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if entries.len() > 10_000 {
-            entries.retain(|_, (_, seen)| seen.elapsed() < CACHE_TTL);
-        }
-        entries.insert(record.key_hash.clone(), (record, Instant::now()));
-    }
-
-    /// Forgets a key (it was revoked).
-    pub fn forget(&self, id: &ApiKeyId) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.retain(|_, (record, _)| &record.id != id);
-    }
 }
 
 #[cfg(test)]

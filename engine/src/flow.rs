@@ -111,7 +111,6 @@ pub struct Engine {
     pub(crate) documents: DocumentStorage,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: EngineSettings,
-    pub(crate) api_key_cache: crate::api_keys::ApiKeyCache,
 }
 
 impl std::fmt::Debug for Engine {
@@ -167,7 +166,6 @@ impl Engine {
             documents,
             clock,
             settings,
-            api_key_cache: crate::api_keys::ApiKeyCache::default(),
         }
     }
 

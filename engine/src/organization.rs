@@ -109,9 +109,7 @@ impl Engine {
 
     /// Revokes a key; false when there was no such active key.
     pub async fn revoke_api_key(&self, id: &ApiKeyId) -> Result<bool, EngineError> {
-        let revoked = self.store.revoke_api_key(id, self.clock.now()).await?;
-        self.api_key_cache.forget(id);
-        Ok(revoked)
+        Ok(self.store.revoke_api_key(id, self.clock.now()).await?)
     }
 
     /// The active key a bearer token names, or `None` (malformed, unknown or revoked).
@@ -123,16 +121,10 @@ impl Engine {
             return Ok(None);
         }
         let hash = api_keys::hash(key);
-        if let Some(record) = self.api_key_cache.get(&hash) {
-            return Ok(Some(record));
-        }
-        let found = self.store.api_key_by_hash(&hash).await?.filter(|record| {
+        let found = self.store.api_key_by_hash(&hash).await?;
+        Ok(found.filter(|record| {
             api_keys::hashes_match(&record.key_hash, &hash) && record.revoked_at.is_none()
-        });
-        if let Some(record) = &found {
-            self.api_key_cache.put(record.clone());
-        }
-        Ok(found)
+        }))
     }
 
     /// An inquiry by id, expired first when its time has passed.

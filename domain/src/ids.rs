@@ -136,6 +136,14 @@ prefixed_id!(
     EventId, "evt_", "event"
 );
 prefixed_id!(
+    /// An endpoint of the organization subscribed to events.
+    WebhookId, "wbh_", "webhook"
+);
+prefixed_id!(
+    /// One attempt to deliver one event to one webhook.
+    WebhookAttemptId, "wha_", "webhook attempt"
+);
+prefixed_id!(
     /// An API key of the organization (the key's secret is separate and only hashed).
     ApiKeyId, "key_", "API key"
 );

@@ -31,6 +31,59 @@ pub struct Template {
     pub fields: Vec<FieldSpec>,
     #[serde(default)]
     pub verifications: Vec<VerificationSpec>,
+    /// Applied in order when an inquiry completes or fails; the first that matches decides.
+    #[serde(default)]
+    pub decision_rules: Vec<DecisionRule>,
+}
+
+/// When a decision rule is considered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DecisionTrigger {
+    /// The inquiry was just completed.
+    Completed,
+    /// The inquiry was just failed.
+    Failed,
+}
+
+/// What a matching decision rule does to the inquiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DecisionAction {
+    Approve,
+    Decline,
+    MarkForReview,
+}
+
+/// One decision rule: `on` an outcome, optionally `if-check-failed`, do `action`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DecisionRule {
+    pub on: DecisionTrigger,
+    /// Matches only when a check with this name failed in one of the inquiry's verifications
+    /// (a not-required check can fail in a completed inquiry).
+    #[serde(default)]
+    pub if_check_failed: Option<String>,
+    pub action: DecisionAction,
+}
+
+impl Template {
+    /// The action of the first rule for `trigger` whose condition holds, given the names of the
+    /// checks that failed in the inquiry's verifications.
+    pub fn decide(
+        &self,
+        trigger: DecisionTrigger,
+        failed_checks: &[CheckName],
+    ) -> Option<DecisionAction> {
+        self.decision_rules
+            .iter()
+            .filter(|rule| rule.on == trigger)
+            .find(|rule| match &rule.if_check_failed {
+                None => true,
+                Some(name) => failed_checks.iter().any(|check| check.as_str() == name),
+            })
+            .map(|rule| rule.action)
+    }
 }
 
 fn default_title() -> String {
@@ -175,6 +228,14 @@ impl Template {
                 return Err(TemplateError::UnknownCheck(unknown.clone()));
             }
         }
+        if let Some(unknown) = self
+            .decision_rules
+            .iter()
+            .filter_map(|rule| rule.if_check_failed.as_ref())
+            .find(|name| CheckName::parse(name).is_none())
+        {
+            return Err(TemplateError::UnknownCheck(unknown.clone()));
+        }
         Ok(())
     }
 
@@ -281,6 +342,7 @@ mod tests {
                 max_attempts: 3,
                 checks: BTreeMap::new(),
             }],
+            decision_rules: Vec::new(),
         }
     }
 
@@ -342,5 +404,50 @@ mod tests {
         let mut template = kyc();
         template.verifications[0].max_attempts = 0;
         assert!(template.validate().is_err());
+    }
+
+    #[test]
+    fn the_first_matching_decision_rule_decides() {
+        let rules = r#"
+            [[decision-rules]]
+            on = "completed"
+            if-check-failed = "id_glare_detection"
+            action = "mark-for-review"
+
+            [[decision-rules]]
+            on = "completed"
+            action = "approve"
+
+            [[decision-rules]]
+            on = "failed"
+            action = "decline"
+        "#;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        struct Rules {
+            decision_rules: Vec<DecisionRule>,
+        }
+        let mut template = kyc();
+        template.decision_rules = toml::from_str::<Rules>(rules).unwrap().decision_rules;
+        assert_eq!(template.validate(), Ok(()));
+        assert_eq!(
+            template.decide(DecisionTrigger::Completed, &[]),
+            Some(DecisionAction::Approve)
+        );
+        assert_eq!(
+            template.decide(DecisionTrigger::Completed, &[CheckName::IdGlareDetection]),
+            Some(DecisionAction::MarkForReview)
+        );
+        assert_eq!(
+            template.decide(DecisionTrigger::Failed, &[CheckName::IdBlurDetection]),
+            Some(DecisionAction::Decline)
+        );
+        assert_eq!(kyc().decide(DecisionTrigger::Completed, &[]), None);
+
+        template.decision_rules[0].if_check_failed = Some("id_made_up".into());
+        assert_eq!(
+            template.validate(),
+            Err(TemplateError::UnknownCheck("id_made_up".into()))
+        );
     }
 }

@@ -8,13 +8,14 @@ use crate::lifecycle;
 use crate::records::{
     AccountRecord, DocumentRecord, InquiryRecord, SessionRecord, VerificationRecord,
 };
+use crate::secrets::DataKey;
 use crate::store::{SqliteStore, Store, Write};
 use crate::templates::{TemplateRegistry, TemplateVersion};
 use anyhow::Context;
 use base64::Engine as _;
 use bytes::Bytes;
 use checks::{ImageKind, QualityPolicy};
-use domain::checks::CheckResult;
+use domain::checks::{CheckName, CheckResult, CheckStatus};
 use domain::flow::{FieldView, FlowStep, FlowView, StartView};
 use domain::ids::{
     AccountId, DocumentId, InquiryId, SessionId, TemplateId, TemplateVersionId, VerificationId,
@@ -111,6 +112,8 @@ pub struct Engine {
     pub(crate) documents: DocumentStorage,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: EngineSettings,
+    /// Seals secrets the server must read back (webhook signing secrets).
+    pub(crate) data_key: DataKey,
 }
 
 impl std::fmt::Debug for Engine {
@@ -159,6 +162,7 @@ impl Engine {
         documents: DocumentStorage,
         clock: Arc<dyn Clock>,
         settings: EngineSettings,
+        data_key: DataKey,
     ) -> Engine {
         Engine {
             store,
@@ -166,6 +170,7 @@ impl Engine {
             documents,
             clock,
             settings,
+            data_key,
         }
     }
 
@@ -188,12 +193,14 @@ impl Engine {
         let templates = TemplateRegistry::load_dir(templates_dir)?;
         templates.persist(&store, clock.as_ref()).await?;
         let documents = DocumentStorage::local(&data_dir.join("documents"))?;
+        let data_key = DataKey::load_or_create(&data_dir.join("data.key"))?;
         Ok(Engine::new(
             Arc::new(store),
             templates,
             documents,
             clock,
             settings,
+            data_key,
         ))
     }
 
@@ -408,10 +415,17 @@ impl Engine {
             .session_by_token_hash(&hash_token(token))
             .await?
             .ok_or(EngineError::Unauthorized)?;
-        if &session.inquiry_id != inquiry_id || session.revoked_at.is_some() {
+        if &session.inquiry_id != inquiry_id {
             return Err(EngineError::Unauthorized);
         }
-        self.touch(inquiry_id).await
+        let inquiry = self.touch(inquiry_id).await?;
+        // Expiry revokes sessions; the person may still see that it expired, and nothing else.
+        let revoked = session.revoked_at.is_some()
+            && !(inquiry.status == InquiryStatus::Expired && inquiry.redacted_at.is_none());
+        if revoked {
+            return Err(EngineError::Unauthorized);
+        }
+        Ok(inquiry)
     }
 
     /// Loads an inquiry, expiring it first when its time has passed.
@@ -646,8 +660,22 @@ impl Engine {
         };
         let mut inquiry_status = inquiry.status;
         if let Some(cause) = inquiry_cause {
-            writes.extend(lifecycle::transition_inquiry(&inquiry, cause, now)?);
-            inquiry_status = domain::inquiry::transition(inquiry.status, cause)?.to;
+            let failed_checks: Vec<CheckName> = previous
+                .iter()
+                .flat_map(|v| v.checks.iter())
+                .chain(results.iter())
+                .filter(|check| check.status == CheckStatus::Failed)
+                .map(|check| check.name)
+                .collect();
+            let (finish, status) = lifecycle::finish_inquiry(
+                &inquiry,
+                cause,
+                &version.template,
+                &failed_checks,
+                now,
+            )?;
+            writes.extend(finish);
+            inquiry_status = status;
         }
         if let Err(error) = lifecycle::commit(self.store.as_ref(), &inquiry, writes).await {
             if let Err(cleanup) = self.documents.delete(&stored.object_key).await {

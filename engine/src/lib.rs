@@ -11,8 +11,10 @@ pub mod flow;
 pub mod lifecycle;
 pub mod organization;
 pub mod records;
+pub mod secrets;
 pub mod store;
 pub mod templates;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::EngineError;

@@ -6,18 +6,17 @@
 use crate::error::EngineError;
 use crate::records::{InquiryRecord, VerificationRecord};
 use crate::store::{NewEvent, Store, StoreError, Write};
-use domain::checks::CheckResult;
-use domain::ids::EventId;
+use domain::checks::{CheckName, CheckResult};
+use domain::ids::{EventId, WebhookId};
+use domain::template::{DecisionAction, DecisionTrigger, Template};
 use domain::inquiry::{self, InquiryCause, InquiryStatus, INQUIRY_CREATED_EVENT};
 use domain::verification::{self, VerificationCause, VERIFICATION_CREATED_EVENT};
-use serde_json::json;
 use time::OffsetDateTime;
 
 fn inquiry_event(
     inquiry: &InquiryRecord,
     name: &'static str,
     from: Option<InquiryStatus>,
-    to: InquiryStatus,
     at: OffsetDateTime,
 ) -> Write {
     Write::InsertEvent(NewEvent {
@@ -25,8 +24,8 @@ fn inquiry_event(
         name,
         object_type: "inquiry",
         object_id: inquiry.id.to_string(),
-        inquiry_id: inquiry.id.clone(),
-        payload: json!({ "status": to.as_str(), "previous-status": from.map(InquiryStatus::as_str) }),
+        inquiry_id: Some(inquiry.id.clone()),
+        previous_status: from.map(InquiryStatus::as_str),
         created_at: at,
     })
 }
@@ -38,7 +37,6 @@ pub fn create_inquiry(inquiry: InquiryRecord) -> Vec<Write> {
         &inquiry,
         INQUIRY_CREATED_EVENT,
         None,
-        InquiryStatus::INITIAL,
         inquiry.created_at,
     );
     vec![Write::InsertInquiry(Box::new(inquiry)), event]
@@ -58,30 +56,25 @@ pub fn transition_inquiry(
             to: change.to,
             at,
         },
-        inquiry_event(inquiry, change.event_name, Some(change.from), change.to, at),
+        inquiry_event(inquiry, change.event_name, Some(change.from), at),
     ])
 }
 
-fn verification_event(
-    v: &VerificationRecord,
-    name: &'static str,
-    status: verification::VerificationStatus,
-    at: OffsetDateTime,
-) -> Write {
+fn verification_event(v: &VerificationRecord, name: &'static str, at: OffsetDateTime) -> Write {
     Write::InsertEvent(NewEvent {
         id: EventId::new(),
         name,
         object_type: "verification",
         object_id: v.id.to_string(),
-        inquiry_id: v.inquiry_id.clone(),
-        payload: json!({ "status": status.as_str(), "kind": v.kind, "attempt": v.attempt }),
+        inquiry_id: Some(v.inquiry_id.clone()),
+        previous_status: None,
         created_at: at,
     })
 }
 
 /// Writes that create a verification with its `verification.created` event.
 pub fn create_verification(v: VerificationRecord) -> Vec<Write> {
-    let event = verification_event(&v, VERIFICATION_CREATED_EVENT, v.status, v.created_at);
+    let event = verification_event(&v, VERIFICATION_CREATED_EVENT, v.created_at);
     vec![Write::InsertVerification(v), event]
 }
 
@@ -106,8 +99,56 @@ pub fn transition_verification(
             at,
             checks,
         },
-        verification_event(v, change.event_name, change.to, at),
+        verification_event(v, change.event_name, at),
     ])
+}
+
+/// The writes that complete or fail an inquiry and then apply the first decision rule of its
+/// template that matches, in one batch (events `inquiry.completed` then e.g. `inquiry.approved`).
+/// Returns the writes and the status the inquiry ends in.
+pub fn finish_inquiry(
+    inquiry: &InquiryRecord,
+    cause: InquiryCause,
+    template: &Template,
+    failed_checks: &[CheckName],
+    at: OffsetDateTime,
+) -> Result<(Vec<Write>, InquiryStatus), EngineError> {
+    let trigger = match cause {
+        InquiryCause::Complete => DecisionTrigger::Completed,
+        InquiryCause::Fail => DecisionTrigger::Failed,
+        other => {
+            return Err(EngineError::Internal(anyhow::anyhow!(
+                "an inquiry is finished by complete or fail, not {}",
+                other.as_str()
+            )))
+        }
+    };
+    let mut writes = transition_inquiry(inquiry, cause, at)?;
+    let mut finished = inquiry.clone();
+    finished.status = inquiry::transition(inquiry.status, cause)?.to;
+    if let Some(action) = template.decide(trigger, failed_checks) {
+        let decision = match action {
+            DecisionAction::Approve => InquiryCause::Approve,
+            DecisionAction::Decline => InquiryCause::Decline,
+            DecisionAction::MarkForReview => InquiryCause::MarkForReview,
+        };
+        writes.extend(transition_inquiry(&finished, decision, at)?);
+        finished.status = inquiry::transition(finished.status, decision)?.to;
+    }
+    Ok((writes, finished.status))
+}
+
+/// A webhook's event (e.g. `webhook.disabled`); webhooks belong to no inquiry.
+pub fn webhook_event(webhook: &WebhookId, name: &'static str, at: OffsetDateTime) -> Write {
+    Write::InsertEvent(NewEvent {
+        id: EventId::new(),
+        name,
+        object_type: "webhook",
+        object_id: webhook.to_string(),
+        inquiry_id: None,
+        previous_status: None,
+        created_at: at,
+    })
 }
 
 /// Commits a batch; a failed guard becomes [`EngineError::Conflict`] carrying the inquiry's
@@ -141,6 +182,11 @@ pub async fn apply_inquiry_cause(
 ) -> Result<(), EngineError> {
     let mut writes = transition_inquiry(inquiry, cause, at)?;
     if cause == InquiryCause::Expire {
+        // Its sessions and one-time links stop opening it for anything but the expired page.
+        writes.push(Write::RevokeSessions {
+            inquiry_id: inquiry.id.clone(),
+            at,
+        });
         for mut open in store.verifications_of(&inquiry.id).await? {
             if matches!(
                 open.status,
@@ -174,12 +220,6 @@ pub fn redact_inquiry(inquiry: &InquiryRecord, at: OffsetDateTime) -> Vec<Write>
             inquiry_id: inquiry.id.clone(),
             at,
         },
-        inquiry_event(
-            inquiry,
-            "inquiry.redacted",
-            Some(inquiry.status),
-            inquiry.status,
-            at,
-        ),
+        inquiry_event(inquiry, "inquiry.redacted", None, at),
     ]
 }

@@ -3,15 +3,16 @@
 use domain::checks::CheckResult;
 use domain::ids::{
     AccountId, ApiKeyId, DocumentId, EventId, InquiryId, SessionId, TemplateId, TemplateVersionId,
-    VerificationId,
+    VerificationId, WebhookAttemptId, WebhookId,
 };
+use serde::{Deserialize, Serialize};
 use domain::inquiry::InquiryStatus;
 use domain::verification::VerificationStatus;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 /// One inquiry.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InquiryRecord {
     pub id: InquiryId,
     pub template_id: TemplateId,
@@ -63,7 +64,7 @@ pub struct DocumentRecord {
 }
 
 /// One verification attempt.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerificationRecord {
     pub id: VerificationId,
     pub inquiry_id: InquiryId,
@@ -84,10 +85,96 @@ pub struct EventRecord {
     pub name: String,
     pub object_type: String,
     pub object_id: String,
-    pub inquiry_id: InquiryId,
+    /// The inquiry the object belongs to; `None` for objects outside inquiries (webhooks).
+    pub inquiry_id: Option<InquiryId>,
     pub sequence: i64,
-    pub payload: serde_json::Value,
+    /// The object as it was when the event was written (`None` for events written before
+    /// snapshots were stored).
+    pub object: Option<ObjectSnapshot>,
+    /// The status the object left, when the event is a status change.
+    pub previous_status: Option<String>,
     pub created_at: OffsetDateTime,
+}
+
+/// An object as it was when an event about it was written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectSnapshot {
+    Inquiry(InquiryRecord),
+    Verification(VerificationRecord),
+    Webhook(WebhookRecord),
+}
+
+/// Whether a webhook receives deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookStatus {
+    Enabled,
+    Disabled,
+}
+
+impl WebhookStatus {
+    /// The stored and API form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookStatus::Enabled => "enabled",
+            WebhookStatus::Disabled => "disabled",
+        }
+    }
+
+    /// Reads the stored form.
+    pub fn parse(value: &str) -> Option<WebhookStatus> {
+        match value {
+            "enabled" => Some(WebhookStatus::Enabled),
+            "disabled" => Some(WebhookStatus::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// An endpoint subscribed to events. Its signing secrets are kept apart (sealed) and never part
+/// of this record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookRecord {
+    pub id: WebhookId,
+    pub url: String,
+    /// Event names, or `*` for every event.
+    pub enabled_events: Vec<String>,
+    pub status: WebhookStatus,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub disabled_at: Option<OffsetDateTime>,
+}
+
+/// One attempt to deliver one event to one webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookAttemptRecord {
+    pub id: WebhookAttemptId,
+    pub webhook_id: WebhookId,
+    pub delivery_id: i64,
+    pub event_id: EventId,
+    pub event_name: String,
+    pub attempt: u32,
+    pub attempted_at: OffsetDateTime,
+    pub status_code: Option<u16>,
+    pub latency_ms: u64,
+    pub error: Option<String>,
+    pub succeeded: bool,
+}
+
+/// A delivery the worker claimed: the event, where it goes, and the sealed secrets that sign it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueDelivery {
+    pub delivery_id: i64,
+    pub webhook_id: WebhookId,
+    pub url: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    pub first_attempt_at: Option<OffsetDateTime>,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<OffsetDateTime>,
+    pub event: EventRecord,
 }
 
 /// A template version as pinned by inquiries.

@@ -7,14 +7,15 @@
 pub mod sqlite;
 
 use crate::records::{
-    AccountRecord, ApiKeyRecord, DocumentRecord, EventRecord, InquiryRecord, SessionRecord,
-    TemplateVersionRecord, VerificationRecord,
+    AccountRecord, ApiKeyRecord, DocumentRecord, DueDelivery, EventRecord, InquiryRecord,
+    SessionRecord, TemplateVersionRecord, VerificationRecord, WebhookAttemptRecord, WebhookRecord,
+    WebhookStatus,
 };
 use async_trait::async_trait;
 use domain::checks::CheckResult;
 use domain::ids::{
     AccountId, ApiKeyId, DocumentId, EventId, InquiryId, TemplateId, TemplateVersionId,
-    VerificationId,
+    VerificationId, WebhookId,
 };
 use domain::inquiry::InquiryStatus;
 use domain::verification::VerificationStatus;
@@ -39,16 +40,37 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-/// An event to append; the store gives it the next `sequence` of its object.
+/// An event to append; the store gives it the next `sequence` of its object, stores a snapshot
+/// of the object as the batch left it at this point, and queues a delivery for every enabled
+/// webhook that subscribes to the event's name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
     pub id: EventId,
     pub name: &'static str,
+    /// `inquiry`, `verification` or `webhook`: which table holds the object.
     pub object_type: &'static str,
     pub object_id: String,
-    pub inquiry_id: InquiryId,
-    pub payload: serde_json::Value,
+    pub inquiry_id: Option<InquiryId>,
+    pub previous_status: Option<&'static str>,
     pub created_at: OffsetDateTime,
+}
+
+/// What became of a delivery after one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryNext {
+    Succeeded,
+    RetryAt(OffsetDateTime),
+    /// Every scheduled attempt failed.
+    GiveUp,
+}
+
+/// Where a replay starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayFrom {
+    /// This event and every later one.
+    Event(EventId),
+    /// Events created at or after this time.
+    Time(OffsetDateTime),
 }
 
 /// One write in an atomic batch.
@@ -114,6 +136,42 @@ pub enum Write {
         inquiry_id: InquiryId,
         created_at: OffsetDateTime,
         expires_at: OffsetDateTime,
+    },
+    /// A new webhook with its sealed signing secret.
+    InsertWebhook {
+        webhook: WebhookRecord,
+        sealed_secret: String,
+    },
+    /// Replaces a webhook's settings (guarded on the webhook existing).
+    UpdateWebhook {
+        id: WebhookId,
+        url: String,
+        enabled_events: Vec<String>,
+        status: WebhookStatus,
+        at: OffsetDateTime,
+    },
+    /// Removes a webhook with its pending deliveries and attempts (guarded on it existing).
+    DeleteWebhook { id: WebhookId },
+    /// A new signing secret; the old one keeps signing until `previous_expires_at`.
+    RotateWebhookSecret {
+        id: WebhookId,
+        sealed_secret: String,
+        sealed_previous: String,
+        previous_expires_at: OffsetDateTime,
+        at: OffsetDateTime,
+    },
+    /// Disables a webhook that has not succeeded since `failing_since` (guarded on that and on
+    /// it being enabled).
+    DisableFailingWebhook {
+        id: WebhookId,
+        failing_since: OffsetDateTime,
+        at: OffsetDateTime,
+    },
+    /// Records one attempt and moves its delivery on (a delivery of a deleted webhook is
+    /// skipped, not refused).
+    RecordDeliveryAttempt {
+        attempt: WebhookAttemptRecord,
+        next: DeliveryNext,
     },
 }
 
@@ -272,4 +330,38 @@ pub trait Store: Send + Sync + 'static {
         code_hash: &str,
         now: OffsetDateTime,
     ) -> Result<Option<InquiryId>, StoreError>;
+
+    async fn webhook(&self, id: &WebhookId) -> Result<Option<WebhookRecord>, StoreError>;
+    async fn list_webhooks(&self, page: &PageRequest) -> Result<Page<WebhookRecord>, StoreError>;
+    /// The sealed current secret, and the sealed previous one with the end of its grace time.
+    async fn webhook_secrets(
+        &self,
+        id: &WebhookId,
+    ) -> Result<Option<(String, Option<(String, OffsetDateTime)>)>, StoreError>;
+    /// Claims up to `limit` due deliveries (pending, due, not leased) until `lease_until`, so
+    /// no other worker on this database sends them meanwhile.
+    async fn claim_deliveries(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+    /// When the next pending delivery falls due (ignoring leases), if any is pending.
+    async fn next_delivery_due(&self) -> Result<Option<OffsetDateTime>, StoreError>;
+    /// Delivery attempts of a webhook, newest first.
+    async fn list_webhook_attempts(
+        &self,
+        webhook_id: &WebhookId,
+        event_id: Option<&EventId>,
+        page: &PageRequest,
+    ) -> Result<Page<WebhookAttemptRecord>, StoreError>;
+    /// Queues the webhook's matching events again from `from`; returns how many.
+    async fn replay_events(
+        &self,
+        webhook_id: &WebhookId,
+        from: &ReplayFrom,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+    /// Woken whenever deliveries were queued, so the worker need not poll for new ones.
+    fn deliveries_queued(&self) -> std::sync::Arc<tokio::sync::Notify>;
 }

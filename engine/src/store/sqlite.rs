@@ -1,19 +1,20 @@
 //! The embedded default store: one SQLite file in WAL mode, migrated at start-up.
 
 use super::{
-    EventFilter, IdempotencyClaim, InquiryFilter, NewEvent, Page, PageRequest, Store, StoreError,
-    Write,
+    DeliveryNext, EventFilter, IdempotencyClaim, InquiryFilter, NewEvent, Page, PageRequest,
+    ReplayFrom, Store, StoreError, Write,
 };
 use crate::clock::{from_millis, to_millis};
 use crate::records::{
-    AccountRecord, ApiKeyRecord, DocumentRecord, EventRecord, InquiryRecord, SessionRecord,
-    TemplateVersionRecord, VerificationRecord,
+    AccountRecord, ApiKeyRecord, DocumentRecord, DueDelivery, EventRecord, InquiryRecord,
+    ObjectSnapshot, SessionRecord, TemplateVersionRecord, VerificationRecord,
+    WebhookAttemptRecord, WebhookRecord, WebhookStatus,
 };
 use anyhow::Context;
 use async_trait::async_trait;
 use domain::ids::{
     AccountId, ApiKeyId, DocumentId, EventId, InquiryId, SessionId, TemplateId, TemplateVersionId,
-    VerificationId,
+    VerificationId, WebhookAttemptId, WebhookId,
 };
 use domain::inquiry::InquiryStatus;
 use domain::verification::VerificationStatus;
@@ -23,9 +24,10 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 /// A SQLite database: a small pool for reads, and one writer task that owns the only write
 /// connection and commits concurrent batches together.
@@ -33,6 +35,8 @@ use tokio::sync::{mpsc, oneshot};
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: mpsc::Sender<WriteJob>,
+    /// Woken after a commit queued webhook deliveries.
+    deliveries_queued: Arc<Notify>,
 }
 
 /// One caller's batch of writes, answered once its group has committed.
@@ -113,8 +117,13 @@ impl SqliteStore {
             .await
             .context("opening the SQLite write connection")?;
         let (writer, jobs) = mpsc::channel(1024);
-        tokio::spawn(run_writer(connection, jobs));
-        Ok(SqliteStore { pool, writer })
+        let deliveries_queued = Arc::new(Notify::new());
+        tokio::spawn(run_writer(connection, jobs, deliveries_queued.clone()));
+        Ok(SqliteStore {
+            pool,
+            writer,
+            deliveries_queued,
+        })
     }
 }
 
@@ -229,17 +238,65 @@ fn account_from_row(row: &SqliteRow) -> Result<AccountRecord, StoreError> {
     })
 }
 
+/// The stored payload of an event: its object's snapshot and the status it left.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredEventPayload {
+    #[serde(default)]
+    object: Option<ObjectSnapshot>,
+    #[serde(default, rename = "previous-status")]
+    previous_status: Option<String>,
+}
+
 fn event_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError> {
-    let payload: String = row.try_get("payload")?;
+    let payload: StoredEventPayload =
+        serde_json::from_str(row.try_get("payload")?).map_err(corrupt)?;
     Ok(EventRecord {
         id: EventId::parse(row.try_get("id")?).map_err(corrupt)?,
         name: row.try_get("name")?,
         object_type: row.try_get("object_type")?,
         object_id: row.try_get("object_id")?,
-        inquiry_id: InquiryId::parse(row.try_get("inquiry_id")?).map_err(corrupt)?,
+        inquiry_id: row
+            .try_get::<Option<&str>, _>("inquiry_id")?
+            .map(InquiryId::parse)
+            .transpose()
+            .map_err(corrupt)?,
         sequence: row.try_get("sequence")?,
-        payload: serde_json::from_str(&payload).map_err(corrupt)?,
+        object: payload.object,
+        previous_status: payload.previous_status,
         created_at: from_millis(row.try_get("created_at")?),
+    })
+}
+
+fn webhook_from_row(row: &SqliteRow) -> Result<WebhookRecord, StoreError> {
+    Ok(WebhookRecord {
+        id: WebhookId::parse(row.try_get("id")?).map_err(corrupt)?,
+        url: row.try_get("url")?,
+        enabled_events: serde_json::from_str(row.try_get("enabled_events")?).map_err(corrupt)?,
+        status: WebhookStatus::parse(row.try_get("status")?)
+            .ok_or_else(|| corrupt("unknown webhook status"))?,
+        created_at: from_millis(row.try_get("created_at")?),
+        updated_at: from_millis(row.try_get("updated_at")?),
+        disabled_at: optional_time(row, "disabled_at")?,
+    })
+}
+
+fn webhook_attempt_from_row(row: &SqliteRow) -> Result<WebhookAttemptRecord, StoreError> {
+    Ok(WebhookAttemptRecord {
+        id: WebhookAttemptId::parse(row.try_get("id")?).map_err(corrupt)?,
+        webhook_id: WebhookId::parse(row.try_get("webhook_id")?).map_err(corrupt)?,
+        delivery_id: row.try_get("delivery_id")?,
+        event_id: EventId::parse(row.try_get("event_id")?).map_err(corrupt)?,
+        event_name: row.try_get("event_name")?,
+        attempt: u32::try_from(row.try_get::<i64, _>("attempt")?).map_err(corrupt)?,
+        attempted_at: from_millis(row.try_get("attempted_at")?),
+        status_code: row
+            .try_get::<Option<i64>, _>("status_code")?
+            .map(u16::try_from)
+            .transpose()
+            .map_err(corrupt)?,
+        latency_ms: u64::try_from(row.try_get::<i64, _>("latency_ms")?).map_err(corrupt)?,
+        error: row.try_get("error")?,
+        succeeded: row.try_get("succeeded")?,
     })
 }
 
@@ -289,7 +346,8 @@ fn inquiry_time_column(status: InquiryStatus) -> Option<&'static str> {
     }
 }
 
-async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<(), StoreError> {
+/// Applies one write; returns how many webhook deliveries it queued.
+async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreError> {
     match write {
         Write::InsertInquiry(inquiry) => {
             sqlx::query(
@@ -451,7 +509,7 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<(), StoreErr
                 return Err(StoreError::Conflict);
             }
         }
-        Write::InsertEvent(event) => insert_event(conn, event).await?,
+        Write::InsertEvent(event) => return insert_event(conn, event).await,
         Write::InsertAccount(account) => {
             sqlx::query("INSERT INTO accounts (id, reference_id, created_at, updated_at) VALUES (?, ?, ?, ?)")
                 .bind(account.id.as_str())
@@ -497,6 +555,15 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<(), StoreErr
             if result.rows_affected() != 1 {
                 return Err(StoreError::Conflict);
             }
+            // The snapshots in its events (and so in deliveries not yet sent) lose it too.
+            sqlx::query(
+                "UPDATE events SET payload = json_set(payload, '$.object.inquiry.fields', json('{}'), \
+                 '$.object.inquiry.field_draft', NULL, '$.object.inquiry.note', NULL) \
+                 WHERE inquiry_id = ? AND object_type = 'inquiry'",
+            )
+            .bind(id.as_str())
+            .execute(&mut *conn)
+            .await?;
         }
         Write::EraseIdempotentResponses { resource_id } => {
             sqlx::query(
@@ -535,11 +602,198 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<(), StoreErr
                 .execute(&mut *conn)
                 .await?;
         }
+        Write::InsertWebhook {
+            webhook,
+            sealed_secret,
+        } => {
+            sqlx::query(
+                "INSERT INTO webhooks (id, url, enabled_events, status, secret, created_at, updated_at, disabled_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(webhook.id.as_str())
+            .bind(&webhook.url)
+            .bind(serde_json::to_string(&webhook.enabled_events).map_err(corrupt)?)
+            .bind(webhook.status.as_str())
+            .bind(sealed_secret)
+            .bind(to_millis(webhook.created_at))
+            .bind(to_millis(webhook.updated_at))
+            .bind(webhook.disabled_at.map(to_millis))
+            .execute(&mut *conn)
+            .await?;
+        }
+        Write::UpdateWebhook {
+            id,
+            url,
+            enabled_events,
+            status,
+            at,
+        } => {
+            let at = to_millis(at);
+            let result = sqlx::query(
+                "UPDATE webhooks SET url = ?, enabled_events = ?, status = ?, updated_at = ?, \
+                 disabled_at = CASE WHEN ? = 'disabled' THEN COALESCE(disabled_at, ?) ELSE NULL END, \
+                 last_success_at = CASE WHEN status = 'disabled' AND ? = 'enabled' THEN NULL ELSE last_success_at END \
+                 WHERE id = ?",
+            )
+            .bind(url)
+            .bind(serde_json::to_string(&enabled_events).map_err(corrupt)?)
+            .bind(status.as_str())
+            .bind(at)
+            .bind(status.as_str())
+            .bind(at)
+            .bind(status.as_str())
+            .bind(id.as_str())
+            .execute(&mut *conn)
+            .await?;
+            if result.rows_affected() != 1 {
+                return Err(StoreError::Conflict);
+            }
+        }
+        Write::DeleteWebhook { id } => {
+            let result = sqlx::query("DELETE FROM webhooks WHERE id = ?")
+                .bind(id.as_str())
+                .execute(&mut *conn)
+                .await?;
+            if result.rows_affected() != 1 {
+                return Err(StoreError::Conflict);
+            }
+        }
+        Write::RotateWebhookSecret {
+            id,
+            sealed_secret,
+            sealed_previous,
+            previous_expires_at,
+            at,
+        } => {
+            let result = sqlx::query(
+                "UPDATE webhooks SET secret = ?, previous_secret = ?, previous_secret_expires_at = ?, updated_at = ? \
+                 WHERE id = ?",
+            )
+            .bind(sealed_secret)
+            .bind(sealed_previous)
+            .bind(to_millis(previous_expires_at))
+            .bind(to_millis(at))
+            .bind(id.as_str())
+            .execute(&mut *conn)
+            .await?;
+            if result.rows_affected() != 1 {
+                return Err(StoreError::Conflict);
+            }
+        }
+        Write::DisableFailingWebhook {
+            id,
+            failing_since,
+            at,
+        } => {
+            let result = sqlx::query(
+                "UPDATE webhooks SET status = 'disabled', disabled_at = ?, updated_at = ? \
+                 WHERE id = ? AND status = 'enabled' AND (last_success_at IS NULL OR last_success_at < ?)",
+            )
+            .bind(to_millis(at))
+            .bind(to_millis(at))
+            .bind(id.as_str())
+            .bind(to_millis(failing_since))
+            .execute(&mut *conn)
+            .await?;
+            if result.rows_affected() != 1 {
+                return Err(StoreError::Conflict);
+            }
+        }
+        Write::RecordDeliveryAttempt { attempt, next } => {
+            let at = to_millis(attempt.attempted_at);
+            let updated = match next {
+                DeliveryNext::Succeeded => sqlx::query(
+                    "UPDATE webhook_deliveries SET status = 'succeeded', attempts = ?, claimed_until = NULL, \
+                     first_attempt_at = COALESCE(first_attempt_at, ?), completed_at = ? WHERE id = ?",
+                )
+                .bind(i64::from(attempt.attempt))
+                .bind(at)
+                .bind(at)
+                .bind(attempt.delivery_id),
+                DeliveryNext::RetryAt(next_at) => sqlx::query(
+                    "UPDATE webhook_deliveries SET attempts = ?, claimed_until = NULL, next_attempt_at = ?, \
+                     first_attempt_at = COALESCE(first_attempt_at, ?) WHERE id = ?",
+                )
+                .bind(i64::from(attempt.attempt))
+                .bind(to_millis(next_at))
+                .bind(at)
+                .bind(attempt.delivery_id),
+                DeliveryNext::GiveUp => sqlx::query(
+                    "UPDATE webhook_deliveries SET status = 'failed', attempts = ?, claimed_until = NULL, \
+                     first_attempt_at = COALESCE(first_attempt_at, ?), completed_at = ? WHERE id = ?",
+                )
+                .bind(i64::from(attempt.attempt))
+                .bind(at)
+                .bind(at)
+                .bind(attempt.delivery_id),
+            }
+            .execute(&mut *conn)
+            .await?;
+            if updated.rows_affected() == 1 {
+                sqlx::query(
+                    "INSERT INTO webhook_attempts (id, webhook_id, delivery_id, event_id, event_name, attempt, \
+                     attempted_at, status_code, latency_ms, error, succeeded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(attempt.id.as_str())
+                .bind(attempt.webhook_id.as_str())
+                .bind(attempt.delivery_id)
+                .bind(attempt.event_id.as_str())
+                .bind(&attempt.event_name)
+                .bind(i64::from(attempt.attempt))
+                .bind(at)
+                .bind(attempt.status_code.map(i64::from))
+                .bind(i64::try_from(attempt.latency_ms).unwrap_or(i64::MAX))
+                .bind(attempt.error.as_deref())
+                .bind(attempt.succeeded)
+                .execute(&mut *conn)
+                .await?;
+                if next == DeliveryNext::Succeeded {
+                    sqlx::query(
+                        "UPDATE webhooks SET last_success_at = MAX(COALESCE(last_success_at, 0), ?) WHERE id = ?",
+                    )
+                    .bind(at)
+                    .bind(attempt.webhook_id.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
+        }
     }
-    Ok(())
+    Ok(0)
 }
 
-async fn insert_event(conn: &mut SqliteConnection, event: NewEvent) -> Result<(), StoreError> {
+/// The object an event is about, as this transaction has it now.
+async fn snapshot_of(
+    conn: &mut SqliteConnection,
+    object_type: &str,
+    object_id: &str,
+) -> Result<Option<ObjectSnapshot>, StoreError> {
+    let (sql, map): (&str, fn(&SqliteRow) -> Result<ObjectSnapshot, StoreError>) = match object_type {
+        "inquiry" => ("SELECT * FROM inquiries WHERE id = ?", |row| {
+            inquiry_from_row(row).map(ObjectSnapshot::Inquiry)
+        }),
+        "verification" => ("SELECT * FROM verifications WHERE id = ?", |row| {
+            verification_from_row(row).map(ObjectSnapshot::Verification)
+        }),
+        "webhook" => ("SELECT * FROM webhooks WHERE id = ?", |row| {
+            webhook_from_row(row).map(ObjectSnapshot::Webhook)
+        }),
+        _ => return Ok(None),
+    };
+    let row = sqlx::query(sql)
+        .bind(object_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(map).transpose()
+}
+
+/// Appends an event with its object's snapshot and queues it for every enabled webhook that
+/// subscribes to its name; returns how many deliveries it queued.
+async fn insert_event(conn: &mut SqliteConnection, event: NewEvent) -> Result<u64, StoreError> {
+    let payload = StoredEventPayload {
+        object: snapshot_of(conn, event.object_type, &event.object_id).await?,
+        previous_status: event.previous_status.map(str::to_owned),
+    };
     sqlx::query(
         "INSERT INTO events (id, name, object_type, object_id, inquiry_id, sequence, payload, created_at) \
          VALUES (?, ?, ?, ?, ?, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM events WHERE object_id = ?), ?, ?)",
@@ -548,20 +802,35 @@ async fn insert_event(conn: &mut SqliteConnection, event: NewEvent) -> Result<()
     .bind(event.name)
     .bind(event.object_type)
     .bind(&event.object_id)
-    .bind(event.inquiry_id.as_str())
+    .bind(event.inquiry_id.as_ref().map(InquiryId::as_str))
     .bind(&event.object_id)
-    .bind(serde_json::to_string(&event.payload).map_err(corrupt)?)
+    .bind(serde_json::to_string(&payload).map_err(corrupt)?)
     .bind(to_millis(event.created_at))
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    let queued = sqlx::query(
+        "INSERT INTO webhook_deliveries (webhook_id, event_id, status, next_attempt_at, created_at) \
+         SELECT id, ?, 'pending', ?, ? FROM webhooks WHERE status = 'enabled' \
+         AND EXISTS (SELECT 1 FROM json_each(webhooks.enabled_events) WHERE value IN ('*', ?))",
+    )
+    .bind(event.id.as_str())
+    .bind(to_millis(event.created_at))
+    .bind(to_millis(event.created_at))
+    .bind(event.name)
+    .execute(&mut *conn)
+    .await?;
+    Ok(queued.rows_affected())
 }
 
 /// Takes whatever batches are waiting (up to [`MAX_GROUP`]) and commits them in one
 /// transaction, each inside its own savepoint: a batch whose guard fails is rolled back alone
 /// and answered `Conflict`, the others commit. Grouping saves a lock hand-off, a WAL sync and a
 /// checkpoint share per request, and no writer of this process ever waits on SQLite's busy timer.
-async fn run_writer(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<WriteJob>) {
+async fn run_writer(
+    mut conn: SqliteConnection,
+    mut jobs: mpsc::Receiver<WriteJob>,
+    deliveries_queued: Arc<Notify>,
+) {
     while let Some(first) = jobs.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -575,7 +844,10 @@ async fn run_writer(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<WriteJo
             .map(|job| std::mem::take(&mut job.writes))
             .collect();
         match commit_group(&mut conn, batches).await {
-            Ok(outcomes) => {
+            Ok((outcomes, queued)) => {
+                if queued > 0 {
+                    deliveries_queued.notify_one();
+                }
                 for (job, outcome) in group.into_iter().zip(outcomes) {
                     let _ = job.reply.send(outcome);
                 }
@@ -593,29 +865,38 @@ async fn run_writer(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<WriteJo
     }
 }
 
+/// Commits the batches in one transaction; returns each batch's outcome and how many webhook
+/// deliveries the committed batches queued.
 async fn commit_group(
     conn: &mut SqliteConnection,
     batches: Vec<Vec<Write>>,
-) -> Result<Vec<Result<(), StoreError>>, sqlx::Error> {
+) -> Result<(Vec<Result<(), StoreError>>, u64), sqlx::Error> {
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
     let mut outcomes = Vec::with_capacity(batches.len());
+    let mut queued = 0;
     for writes in batches {
         sqlx::query("SAVEPOINT batch").execute(&mut *conn).await?;
         let mut outcome = Ok(());
+        let mut batch_queued = 0;
         for write in writes {
-            if let Err(error) = apply(conn, write).await {
-                outcome = Err(error);
-                break;
+            match apply(conn, write).await {
+                Ok(count) => batch_queued += count,
+                Err(error) => {
+                    outcome = Err(error);
+                    break;
+                }
             }
         }
         if outcome.is_err() {
             sqlx::query("ROLLBACK TO batch").execute(&mut *conn).await?;
+        } else {
+            queued += batch_queued;
         }
         sqlx::query("RELEASE batch").execute(&mut *conn).await?;
         outcomes.push(outcome);
     }
     sqlx::query("COMMIT").execute(&mut *conn).await?;
-    Ok(outcomes)
+    Ok((outcomes, queued))
 }
 
 #[async_trait]
@@ -1048,5 +1329,167 @@ impl Store for SqliteStore {
         .await?;
         row.map(|row| InquiryId::parse(row.try_get("inquiry_id")?).map_err(corrupt))
             .transpose()
+    }
+
+    async fn webhook(&self, id: &WebhookId) -> Result<Option<WebhookRecord>, StoreError> {
+        self.optional_by(
+            "SELECT * FROM webhooks WHERE id = ?",
+            id.as_str(),
+            webhook_from_row,
+        )
+        .await
+    }
+
+    async fn list_webhooks(&self, page: &PageRequest) -> Result<Page<WebhookRecord>, StoreError> {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM webhooks");
+        push_page(&mut query, page, false);
+        let rows = query.build().fetch_all(&self.pool).await?;
+        let items = rows
+            .iter()
+            .map(webhook_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(finish_page(items, page))
+    }
+
+    async fn webhook_secrets(
+        &self,
+        id: &WebhookId,
+    ) -> Result<Option<(String, Option<(String, OffsetDateTime)>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT secret, previous_secret, previous_secret_expires_at FROM webhooks WHERE id = ?",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let previous = match (
+                row.try_get::<Option<String>, _>("previous_secret")?,
+                optional_time(&row, "previous_secret_expires_at")?,
+            ) {
+                (Some(secret), Some(until)) => Some((secret, until)),
+                _ => None,
+            };
+            Ok((row.try_get("secret")?, previous))
+        })
+        .transpose()
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        let now = to_millis(now);
+        let claimed = sqlx::query(
+            "UPDATE webhook_deliveries SET claimed_until = ? WHERE id IN ( \
+                 SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= ? \
+                 AND (d.claimed_until IS NULL OR d.claimed_until <= ?) AND w.status = 'enabled' \
+                 ORDER BY d.next_attempt_at, d.id LIMIT ?) \
+             RETURNING id",
+        )
+        .bind(to_millis(lease_until))
+        .bind(now)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT d.id AS delivery_id, d.webhook_id, d.attempts, d.first_attempt_at, w.url, w.secret, \
+             w.previous_secret, w.previous_secret_expires_at, e.* \
+             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id \
+             WHERE d.id IN (",
+        );
+        let mut ids = query.separated(", ");
+        for row in &claimed {
+            ids.push_bind(row.try_get::<i64, _>("id")?);
+        }
+        ids.push_unseparated(") ORDER BY d.next_attempt_at, d.id");
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DueDelivery {
+                    delivery_id: row.try_get("delivery_id")?,
+                    webhook_id: WebhookId::parse(row.try_get("webhook_id")?).map_err(corrupt)?,
+                    url: row.try_get("url")?,
+                    attempts: u32::try_from(row.try_get::<i64, _>("attempts")?)
+                        .map_err(corrupt)?,
+                    first_attempt_at: optional_time(row, "first_attempt_at")?,
+                    secret: row.try_get("secret")?,
+                    previous_secret: row.try_get("previous_secret")?,
+                    previous_secret_expires_at: optional_time(row, "previous_secret_expires_at")?,
+                    event: event_from_row(row)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn next_delivery_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        let due: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(MAX(d.next_attempt_at, COALESCE(d.claimed_until, 0))) \
+             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+             WHERE d.status = 'pending' AND w.status = 'enabled'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(due.map(from_millis))
+    }
+
+    async fn list_webhook_attempts(
+        &self,
+        webhook_id: &WebhookId,
+        event_id: Option<&EventId>,
+        page: &PageRequest,
+    ) -> Result<Page<WebhookAttemptRecord>, StoreError> {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM webhook_attempts WHERE webhook_id = ");
+        query.push_bind(webhook_id.to_string());
+        if let Some(event_id) = event_id {
+            query.push(" AND event_id = ").push_bind(event_id.to_string());
+        }
+        push_page(&mut query, page, true);
+        let rows = query.build().fetch_all(&self.pool).await?;
+        let items = rows
+            .iter()
+            .map(webhook_attempt_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(finish_page(items, page))
+    }
+
+    async fn replay_events(
+        &self,
+        webhook_id: &WebhookId,
+        from: &ReplayFrom,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO webhook_deliveries (webhook_id, event_id, status, next_attempt_at, created_at) \
+             SELECT w.id, e.id, 'pending', ",
+        );
+        query
+            .push_bind(to_millis(now))
+            .push(", ")
+            .push_bind(to_millis(now))
+            .push(" FROM webhooks w JOIN events e WHERE w.id = ")
+            .push_bind(webhook_id.to_string());
+        match from {
+            ReplayFrom::Event(id) => query.push(" AND e.id >= ").push_bind(id.to_string()),
+            ReplayFrom::Time(at) => query.push(" AND e.created_at >= ").push_bind(to_millis(*at)),
+        };
+        query.push(
+            " AND EXISTS (SELECT 1 FROM json_each(w.enabled_events) WHERE value IN ('*', e.name)) ORDER BY e.id",
+        );
+        let result = query.build().execute(&self.pool).await?;
+        if result.rows_affected() > 0 {
+            self.deliveries_queued.notify_one();
+        }
+        Ok(result.rows_affected())
+    }
+
+    fn deliveries_queued(&self) -> Arc<Notify> {
+        self.deliveries_queued.clone()
     }
 }

@@ -667,13 +667,8 @@ impl Engine {
                 .filter(|check| check.status == CheckStatus::Failed)
                 .map(|check| check.name)
                 .collect();
-            let (finish, status) = lifecycle::finish_inquiry(
-                &inquiry,
-                cause,
-                &version.template,
-                &failed_checks,
-                now,
-            )?;
+            let (finish, status) =
+                lifecycle::finish_inquiry(&inquiry, cause, &version.template, &failed_checks, now)?;
             writes.extend(finish);
             inquiry_status = status;
         }

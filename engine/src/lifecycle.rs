@@ -8,8 +8,8 @@ use crate::records::{InquiryRecord, VerificationRecord};
 use crate::store::{NewEvent, Store, StoreError, Write};
 use domain::checks::{CheckName, CheckResult};
 use domain::ids::{EventId, WebhookId};
-use domain::template::{DecisionAction, DecisionTrigger, Template};
 use domain::inquiry::{self, InquiryCause, InquiryStatus, INQUIRY_CREATED_EVENT};
+use domain::template::{DecisionAction, DecisionTrigger, Template};
 use domain::verification::{self, VerificationCause, VERIFICATION_CREATED_EVENT};
 use time::OffsetDateTime;
 
@@ -33,12 +33,7 @@ fn inquiry_event(
 /// Writes that create an inquiry in its initial status with its `inquiry.created` event.
 pub fn create_inquiry(inquiry: InquiryRecord) -> Vec<Write> {
     debug_assert_eq!(inquiry.status, InquiryStatus::INITIAL);
-    let event = inquiry_event(
-        &inquiry,
-        INQUIRY_CREATED_EVENT,
-        None,
-        inquiry.created_at,
-    );
+    let event = inquiry_event(&inquiry, INQUIRY_CREATED_EVENT, None, inquiry.created_at);
     vec![Write::InsertInquiry(Box::new(inquiry)), event]
 }
 

@@ -5,9 +5,9 @@ use domain::ids::{
     AccountId, ApiKeyId, DocumentId, EventId, InquiryId, SessionId, TemplateId, TemplateVersionId,
     VerificationId, WebhookAttemptId, WebhookId,
 };
-use serde::{Deserialize, Serialize};
 use domain::inquiry::InquiryStatus;
 use domain::verification::VerificationStatus;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 

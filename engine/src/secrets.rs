@@ -37,14 +37,17 @@ impl DataKey {
                 encoded
             }
             Err(error) => {
-                return Err(error).with_context(|| format!("reading the data key {}", path.display()))
+                return Err(error)
+                    .with_context(|| format!("reading the data key {}", path.display()))
             }
         };
         let key = base64::engine::general_purpose::STANDARD
             .decode(encoded.trim())
             .ok()
             .filter(|key| key.len() == 32)
-            .with_context(|| format!("the data key {} is not 32 bytes of base64", path.display()))?;
+            .with_context(|| {
+                format!("the data key {} is not 32 bytes of base64", path.display())
+            })?;
         Ok(DataKey::from_bytes(&key))
     }
 

@@ -124,7 +124,10 @@ pub struct AttemptOutcome {
 impl AttemptOutcome {
     /// A 2xx answer in time.
     pub fn succeeded(&self) -> bool {
-        self.error.is_none() && self.status_code.is_some_and(|code| (200..300).contains(&code))
+        self.error.is_none()
+            && self
+                .status_code
+                .is_some_and(|code| (200..300).contains(&code))
     }
 }
 
@@ -365,10 +368,7 @@ impl Engine {
         lease: Duration,
     ) -> Result<Vec<ClaimedDelivery>, EngineError> {
         let now = self.clock.now();
-        let due = self
-            .store
-            .claim_deliveries(now, now + lease, limit)
-            .await?;
+        let due = self.store.claim_deliveries(now, now + lease, limit).await?;
         due.into_iter()
             .map(|due| {
                 let mut secrets = vec![self.data_key.open(&due.secret)?];
@@ -470,20 +470,12 @@ mod tests {
             1614265330,
             br#"{"test": 2432232314}"#,
         );
-        assert_eq!(
-            signature,
-            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
-        );
+        assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     }
 
     #[test]
     fn rotation_signs_with_both_secrets() {
-        let signature = sign(
-            &[new_secret(), new_secret()],
-            "evt_1",
-            1,
-            b"{}",
-        );
+        let signature = sign(&[new_secret(), new_secret()], "evt_1", 1, b"{}");
         assert_eq!(signature.split(' ').count(), 2);
         assert!(signature.split(' ').all(|part| part.starts_with("v1,")));
     }

@@ -2,9 +2,11 @@
 //! overridden by `VERITY_*` environment variables and Leptos's `LEPTOS_SITE_ADDR`.
 
 use anyhow::{bail, Context};
+use engine::webhooks::RetrySchedule;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,10 @@ pub struct Settings {
     pub api_rate_limit: u32,
     /// How many API requests a key may send at once before the rate applies.
     pub api_rate_burst: u32,
+    /// Waits between webhook delivery attempts (about 3 days in all by default).
+    pub webhook_retry_schedule: RetrySchedule,
+    /// How often scheduled work (expiry) runs.
+    pub scheduler_interval: Duration,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -49,6 +55,8 @@ struct FileSettings {
     max_upload_bytes: Option<u64>,
     api_rate_limit: Option<u32>,
     api_rate_burst: Option<u32>,
+    webhook_retry_schedule: Option<String>,
+    scheduler_interval_ms: Option<u64>,
 }
 
 impl Settings {
@@ -109,9 +117,25 @@ impl Settings {
         };
         let api_rate_limit = number("VERITY_API_RATE_LIMIT", file.api_rate_limit, 100)?;
         let api_rate_burst = number("VERITY_API_RATE_BURST", file.api_rate_burst, 200)?;
+        let webhook_retry_schedule = match var("VERITY_WEBHOOK_RETRY_SCHEDULE")
+            .or(file.webhook_retry_schedule)
+        {
+            Some(raw) => RetrySchedule::parse(&raw).map_err(|why| {
+                anyhow::anyhow!("VERITY_WEBHOOK_RETRY_SCHEDULE (seconds, comma-separated): {why}")
+            })?,
+            None => RetrySchedule::default(),
+        };
+        let scheduler_interval_ms = match var("VERITY_SCHEDULER_INTERVAL_MS") {
+            Some(raw) => raw.parse().ok().filter(|ms| *ms > 0).context(
+                "VERITY_SCHEDULER_INTERVAL_MS must be a positive number of milliseconds",
+            )?,
+            None => file.scheduler_interval_ms.unwrap_or(1_000),
+        };
         Ok(Settings {
             api_rate_limit,
             api_rate_burst,
+            webhook_retry_schedule,
+            scheduler_interval: Duration::from_millis(scheduler_interval_ms),
             data_dir,
             database_url,
             templates_dir: var("VERITY_TEMPLATES_DIR")
@@ -191,5 +215,9 @@ mod tests {
         assert!(error.to_string().contains("VERITY_LOG_FORMAT"));
         let error = settings(&[("VERITY_DATABASE_URL", "mysql://x")]).unwrap_err();
         assert!(error.to_string().contains("sqlite"));
+        let error = settings(&[("VERITY_WEBHOOK_RETRY_SCHEDULE", "1,soon")]).unwrap_err();
+        assert!(error.to_string().contains("VERITY_WEBHOOK_RETRY_SCHEDULE"));
+        let s = settings(&[("VERITY_WEBHOOK_RETRY_SCHEDULE", "0.2,0.4")]).unwrap();
+        assert_eq!(s.webhook_retry_schedule.delays().len(), 2);
     }
 }

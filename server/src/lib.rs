@@ -1,7 +1,9 @@
 //! The composition root of the `verity` binary: settings, telemetry and the HTTP router.
 
 pub mod api;
+pub mod background;
 pub mod config;
+pub mod delivery;
 pub mod http_layer;
 
 use app::server_fns::PublicUrl;

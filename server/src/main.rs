@@ -9,7 +9,6 @@ use server::config::{LogFormat, Settings};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 use tracing_subscriber::EnvFilter;
@@ -102,29 +101,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     for template in engine.templates().all() {
         tracing::info!(template.id = %template.template.id, template.version = %template.version_id, "template loaded");
     }
-    let sweeper = {
-        let engine = engine.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                match engine.expire_overdue().await {
-                    Ok(0) => {}
-                    Ok(expired) => tracing::info!(expired, "expired overdue inquiries"),
-                    Err(error) => tracing::error!(error = ?error, "expiry sweep failed"),
-                }
-                // Idempotent responses are kept for 48 hours (the contract promises at least 24).
-                match engine
-                    .purge_idempotency_keys(time::Duration::hours(48))
-                    .await
-                {
-                    Ok(0) => {}
-                    Ok(purged) => tracing::info!(purged, "forgot old idempotency keys"),
-                    Err(error) => tracing::error!(error = ?error, "idempotency key purge failed"),
-                }
-            }
-        })
-    };
+    let background = server::background::start(engine.clone(), &settings);
     let app = server::router(engine, &settings);
     let listener = tokio::net::TcpListener::bind(settings.listen_addr)
         .await
@@ -138,7 +115,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
-    sweeper.abort();
+    drop(background);
     tracing::info!("stopped");
     Ok(())
 }

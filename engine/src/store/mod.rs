@@ -151,7 +151,9 @@ pub enum Write {
         at: OffsetDateTime,
     },
     /// Removes a webhook with its pending deliveries and attempts (guarded on it existing).
-    DeleteWebhook { id: WebhookId },
+    DeleteWebhook {
+        id: WebhookId,
+    },
     /// A new signing secret; the old one keeps signing until `previous_expires_at`.
     RotateWebhookSecret {
         id: WebhookId,
@@ -210,6 +212,10 @@ pub struct EventFilter {
     pub names: Vec<String>,
     pub object_id: Option<String>,
 }
+
+/// How long a claimed idempotency key may stay without a response before a retry takes it over
+/// (its request's process is presumed dead: no API request runs this long).
+pub const IDEMPOTENCY_IN_FLIGHT_LIMIT: time::Duration = time::Duration::seconds(15);
 
 /// What claiming an idempotency key found.
 #[derive(Debug, Clone, PartialEq)]

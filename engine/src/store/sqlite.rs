@@ -7,8 +7,8 @@ use super::{
 use crate::clock::{from_millis, to_millis};
 use crate::records::{
     AccountRecord, ApiKeyRecord, DocumentRecord, DueDelivery, EventRecord, InquiryRecord,
-    ObjectSnapshot, SessionRecord, TemplateVersionRecord, VerificationRecord,
-    WebhookAttemptRecord, WebhookRecord, WebhookStatus,
+    ObjectSnapshot, SessionRecord, TemplateVersionRecord, VerificationRecord, WebhookAttemptRecord,
+    WebhookRecord, WebhookStatus,
 };
 use anyhow::Context;
 use async_trait::async_trait;
@@ -768,7 +768,8 @@ async fn snapshot_of(
     object_type: &str,
     object_id: &str,
 ) -> Result<Option<ObjectSnapshot>, StoreError> {
-    let (sql, map): (&str, fn(&SqliteRow) -> Result<ObjectSnapshot, StoreError>) = match object_type {
+    let (sql, map): (&str, fn(&SqliteRow) -> Result<ObjectSnapshot, StoreError>) = match object_type
+    {
         "inquiry" => ("SELECT * FROM inquiries WHERE id = ?", |row| {
             inquiry_from_row(row).map(ObjectSnapshot::Inquiry)
         }),
@@ -1228,14 +1229,18 @@ impl Store for SqliteStore {
         request_hash: &str,
         now: OffsetDateTime,
     ) -> Result<IdempotencyClaim, StoreError> {
+        // A claim that never completed within the in-flight limit belongs to a request whose
+        // process died: the retry takes it over (and runs the request again).
         let inserted = sqlx::query(
             "INSERT INTO idempotency_keys (api_key_id, idempotency_key, request_hash, created_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (api_key_id, idempotency_key) DO NOTHING",
+             ON CONFLICT (api_key_id, idempotency_key) DO UPDATE SET request_hash = excluded.request_hash, \
+             created_at = excluded.created_at WHERE response_status IS NULL AND created_at < ?",
         )
         .bind(api_key_id.as_str())
         .bind(key)
         .bind(request_hash)
         .bind(to_millis(now))
+        .bind(to_millis(now - super::IDEMPOTENCY_IN_FLIGHT_LIMIT))
         .execute(&self.pool)
         .await?;
         if inserted.rows_affected() == 1 {
@@ -1416,8 +1421,7 @@ impl Store for SqliteStore {
                     delivery_id: row.try_get("delivery_id")?,
                     webhook_id: WebhookId::parse(row.try_get("webhook_id")?).map_err(corrupt)?,
                     url: row.try_get("url")?,
-                    attempts: u32::try_from(row.try_get::<i64, _>("attempts")?)
-                        .map_err(corrupt)?,
+                    attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).map_err(corrupt)?,
                     first_attempt_at: optional_time(row, "first_attempt_at")?,
                     secret: row.try_get("secret")?,
                     previous_secret: row.try_get("previous_secret")?,
@@ -1445,10 +1449,13 @@ impl Store for SqliteStore {
         event_id: Option<&EventId>,
         page: &PageRequest,
     ) -> Result<Page<WebhookAttemptRecord>, StoreError> {
-        let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM webhook_attempts WHERE webhook_id = ");
+        let mut query =
+            QueryBuilder::<Sqlite>::new("SELECT * FROM webhook_attempts WHERE webhook_id = ");
         query.push_bind(webhook_id.to_string());
         if let Some(event_id) = event_id {
-            query.push(" AND event_id = ").push_bind(event_id.to_string());
+            query
+                .push(" AND event_id = ")
+                .push_bind(event_id.to_string());
         }
         push_page(&mut query, page, true);
         let rows = query.build().fetch_all(&self.pool).await?;
@@ -1477,7 +1484,9 @@ impl Store for SqliteStore {
             .push_bind(webhook_id.to_string());
         match from {
             ReplayFrom::Event(id) => query.push(" AND e.id >= ").push_bind(id.to_string()),
-            ReplayFrom::Time(at) => query.push(" AND e.created_at >= ").push_bind(to_millis(*at)),
+            ReplayFrom::Time(at) => query
+                .push(" AND e.created_at >= ")
+                .push_bind(to_millis(*at)),
         };
         query.push(
             " AND EXISTS (SELECT 1 FROM json_each(w.enabled_events) WHERE value IN ('*', e.name)) ORDER BY e.id",

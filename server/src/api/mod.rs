@@ -8,6 +8,7 @@ pub mod inquiries;
 pub mod middleware;
 pub mod reads;
 pub mod resources;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -127,6 +128,8 @@ impl Modify for CommonErrors {
         reads::retrieve_verification,
         reads::retrieve_document, reads::download_document_file,
         reads::list_events, reads::retrieve_event,
+        webhooks::create, webhooks::list, webhooks::retrieve, webhooks::update, webhooks::delete,
+        webhooks::rotate_secret, webhooks::deliveries, webhooks::replay,
     ),
     modifiers(&BearerAuth, &CommonErrors),
     tags(
@@ -136,6 +139,7 @@ impl Modify for CommonErrors {
         (name = "verifications", description = "Checks run on what the individual provided"),
         (name = "documents", description = "Files the individual provided"),
         (name = "events", description = "Every status change"),
+        (name = "webhooks", description = "Endpoints that receive events, signed (Standard Webhooks)"),
     )
 )]
 pub struct ApiDoc;
@@ -226,6 +230,19 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/events", get(reads::list_events))
         .route("/events/{id}", get(reads::retrieve_event))
+        .route("/webhooks", post(webhooks::create).get(webhooks::list))
+        .route(
+            "/webhooks/{id}",
+            get(webhooks::retrieve)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/webhooks/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/webhooks/{id}/replay", post(webhooks::replay))
         // Inner first: authentication runs, then idempotency sees the caller.
         .route_layer(from_fn_with_state(state.clone(), middleware::idempotency))
         .route_layer(from_fn_with_state(state.clone(), middleware::authenticate))

@@ -3,7 +3,8 @@
 
 use domain::checks::CheckResult;
 use engine::records::{
-    AccountRecord, DocumentRecord, EventRecord, InquiryRecord, VerificationRecord,
+    AccountRecord, DocumentRecord, EventRecord, InquiryRecord, ObjectSnapshot, VerificationRecord,
+    WebhookAttemptRecord, WebhookRecord,
 };
 use engine::templates::TemplateVersion;
 use serde::Serialize;
@@ -507,6 +508,7 @@ pub struct EventAttributes {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct EventRelationships {
     pub object: ToOne,
+    /// The inquiry the object belongs to; `null` for webhooks.
     pub inquiry: ToOne,
 }
 
@@ -522,12 +524,25 @@ pub struct Event {
 }
 
 impl Event {
+    /// The event with its object as the API showed it when the event was written.
     pub fn new(e: &EventRecord) -> Event {
-        let object_type = if e.object_type == "verification" {
-            "verification/government-id"
-        } else {
-            e.object_type.as_str()
+        let object_type = match &e.object {
+            Some(ObjectSnapshot::Verification(v)) => verification_type(v),
+            _ if e.object_type == "verification" => "verification/government-id".to_owned(),
+            _ => e.object_type.clone(),
         };
+        let object = match &e.object {
+            Some(ObjectSnapshot::Inquiry(inquiry)) => {
+                serde_json::to_value(Inquiry::new(inquiry, &[], &[]))
+            }
+            Some(ObjectSnapshot::Verification(v)) => serde_json::to_value(Verification::new(v)),
+            Some(ObjectSnapshot::Webhook(webhook)) => serde_json::to_value(Webhook::new(webhook)),
+            // Events written before snapshots were stored name their object only.
+            None => {
+                Ok(serde_json::json!({ "type": object_type, "id": e.object_id, "attributes": {} }))
+            }
+        }
+        .unwrap_or(serde_json::Value::Null);
         Event {
             kind: "event".into(),
             id: e.id.to_string(),
@@ -535,24 +550,143 @@ impl Event {
                 name: e.name.clone(),
                 created_at: timestamp(e.created_at),
                 sequence: e.sequence,
-                payload: serde_json::json!({
-                    "data": {
-                        "type": object_type,
-                        "id": e.object_id,
-                        "attributes": e.payload,
-                    }
-                }),
+                payload: serde_json::json!({ "data": object }),
             },
             relationships: EventRelationships {
                 object: ToOne {
-                    data: Some(ResourceIdentifier::new(object_type, &e.object_id)),
+                    data: Some(ResourceIdentifier::new(&object_type, &e.object_id)),
                 },
                 inquiry: ToOne {
-                    data: Some(ResourceIdentifier::new("inquiry", &e.inquiry_id)),
+                    data: e
+                        .inquiry_id
+                        .as_ref()
+                        .map(|id| ResourceIdentifier::new("inquiry", id)),
                 },
             },
         }
     }
+}
+
+/// What a webhook shows (never its secret).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct WebhookAttributes {
+    pub url: String,
+    /// Event names, or `*` for all.
+    pub enabled_events: Vec<String>,
+    /// `enabled` or `disabled`.
+    pub status: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub disabled_at: Option<String>,
+}
+
+/// An endpoint subscribed to events.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Webhook {
+    /// Always `webhook`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    pub attributes: WebhookAttributes,
+}
+
+impl Webhook {
+    pub fn new(w: &WebhookRecord) -> Webhook {
+        Webhook {
+            kind: "webhook".into(),
+            id: w.id.to_string(),
+            attributes: WebhookAttributes {
+                url: w.url.clone(),
+                enabled_events: w.enabled_events.clone(),
+                status: w.status.as_str().into(),
+                created_at: timestamp(w.created_at),
+                updated_at: timestamp(w.updated_at),
+                disabled_at: optional_timestamp(w.disabled_at),
+            },
+        }
+    }
+}
+
+/// The signing secret, shown when a webhook is created or its secret rotated, never again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct WebhookMeta {
+    /// `whsec_…`: verify deliveries with it (Standard Webhooks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// How many events a replay queued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replayed_events: Option<u64>,
+}
+
+/// One webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct WebhookDocument {
+    pub data: Webhook,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta: Option<WebhookMeta>,
+}
+
+/// A page of webhooks.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct WebhookList {
+    pub data: Vec<Webhook>,
+    pub links: PageLinks,
+}
+
+/// What one delivery attempt found.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct WebhookAttemptAttributes {
+    pub event_id: String,
+    pub event_name: String,
+    /// 1 for the first try of this delivery, then 2, 3, …
+    pub attempt: u32,
+    pub attempted_at: String,
+    /// The endpoint's answer; `null` when none came.
+    pub status_code: Option<u16>,
+    pub latency_ms: u64,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+    /// A 2xx within 10 s.
+    pub succeeded: bool,
+}
+
+/// One attempt to deliver one event.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct WebhookAttempt {
+    /// Always `webhook-attempt`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    pub attributes: WebhookAttemptAttributes,
+}
+
+impl WebhookAttempt {
+    pub fn new(a: &WebhookAttemptRecord) -> WebhookAttempt {
+        WebhookAttempt {
+            kind: "webhook-attempt".into(),
+            id: a.id.to_string(),
+            attributes: WebhookAttemptAttributes {
+                event_id: a.event_id.to_string(),
+                event_name: a.event_name.clone(),
+                attempt: a.attempt,
+                attempted_at: timestamp(a.attempted_at),
+                status_code: a.status_code,
+                latency_ms: a.latency_ms,
+                error: a.error.clone(),
+                succeeded: a.succeeded,
+            },
+        }
+    }
+}
+
+/// A page of delivery attempts.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct WebhookAttemptList {
+    pub data: Vec<WebhookAttempt>,
+    pub links: PageLinks,
 }
 
 /// A single inquiry, with what `include` asked for.

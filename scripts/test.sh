@@ -18,6 +18,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "lints: browser build, wasm32 (clippy -D warnings)"
 cargo clippy -p app --lib --no-default-features --features hydrate --target wasm32-unknown-unknown --locked -- -D warnings
 
+step "Standard Webhooks library (PyPI, pinned) for the webhook signature test"
+VERITY_PYTHON=$(scripts/webhooks-venv.sh | tail -1)
+export VERITY_PYTHON
+
 step "unit and integration tests (cargo test)"
 cargo test --workspace --locked
 

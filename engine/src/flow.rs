@@ -262,6 +262,16 @@ impl Engine {
 
     /// Creates an inquiry (`created`, with `inquiry.created`) and a session for it.
     pub async fn create_inquiry(&self, input: NewInquiry) -> Result<CreatedInquiry, EngineError> {
+        self.create_inquiry_recording(input, |_| Vec::new()).await
+    }
+
+    /// Creates an inquiry like [`Engine::create_inquiry`], committing the writes `also` returns
+    /// for it in the same transaction (the API stores its idempotent response this way).
+    pub async fn create_inquiry_recording(
+        &self,
+        input: NewInquiry,
+        also: impl Fn(&CreatedInquiry) -> Vec<Write>,
+    ) -> Result<CreatedInquiry, EngineError> {
         let version = match (&input.template_version_id, &input.template_id) {
             (Some(version_id), _) => self
                 .templates
@@ -381,13 +391,15 @@ impl Engine {
                 expires_at,
                 revoked_at: None,
             }));
+            let created = CreatedInquiry {
+                inquiry,
+                session_token,
+            };
+            writes.extend(also(&created));
             match self.store.commit(writes).await {
                 Ok(()) => {
-                    tracing::info!(inquiry.id = %inquiry.id, template.id = %inquiry.template_id, "inquiry created");
-                    return Ok(CreatedInquiry {
-                        inquiry,
-                        session_token,
-                    });
+                    tracing::info!(inquiry.id = %created.inquiry.id, template.id = %created.inquiry.template_id, "inquiry created");
+                    return Ok(created);
                 }
                 // Another request created the account for this reference-id first: use it.
                 Err(crate::store::StoreError::Conflict) if attempt == 0 => continue,

@@ -100,9 +100,9 @@ pub struct EventRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectSnapshot {
-    Inquiry(InquiryRecord),
-    Verification(VerificationRecord),
-    Webhook(WebhookRecord),
+    Inquiry(Box<InquiryRecord>),
+    Verification(Box<VerificationRecord>),
+    Webhook(Box<WebhookRecord>),
 }
 
 /// Whether a webhook receives deliveries.

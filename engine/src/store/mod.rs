@@ -137,6 +137,15 @@ pub enum Write {
         created_at: OffsetDateTime,
         expires_at: OffsetDateTime,
     },
+    /// Stores the response of a claimed idempotency key in the batch that made the resource, so a
+    /// crash between the two cannot make a retry run the request again.
+    CompleteIdempotencyKey {
+        api_key_id: ApiKeyId,
+        key: String,
+        status: u16,
+        body: Vec<u8>,
+        resource_id: Option<String>,
+    },
     /// A new webhook with its sealed signing secret.
     InsertWebhook {
         webhook: WebhookRecord,

@@ -602,6 +602,25 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
                 .execute(&mut *conn)
                 .await?;
         }
+        Write::CompleteIdempotencyKey {
+            api_key_id,
+            key,
+            status,
+            body,
+            resource_id,
+        } => {
+            sqlx::query(
+                "UPDATE idempotency_keys SET response_status = ?, response_body = ?, resource_id = ? \
+                 WHERE api_key_id = ? AND idempotency_key = ?",
+            )
+            .bind(i64::from(status))
+            .bind(body)
+            .bind(resource_id)
+            .bind(api_key_id.as_str())
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+        }
         Write::InsertWebhook {
             webhook,
             sealed_secret,
@@ -768,16 +787,16 @@ async fn snapshot_of(
     object_type: &str,
     object_id: &str,
 ) -> Result<Option<ObjectSnapshot>, StoreError> {
-    let (sql, map): (&str, fn(&SqliteRow) -> Result<ObjectSnapshot, StoreError>) = match object_type
-    {
+    type Snapshot = fn(&SqliteRow) -> Result<ObjectSnapshot, StoreError>;
+    let (sql, map): (&str, Snapshot) = match object_type {
         "inquiry" => ("SELECT * FROM inquiries WHERE id = ?", |row| {
-            inquiry_from_row(row).map(ObjectSnapshot::Inquiry)
+            inquiry_from_row(row).map(|r| ObjectSnapshot::Inquiry(Box::new(r)))
         }),
         "verification" => ("SELECT * FROM verifications WHERE id = ?", |row| {
-            verification_from_row(row).map(ObjectSnapshot::Verification)
+            verification_from_row(row).map(|r| ObjectSnapshot::Verification(Box::new(r)))
         }),
         "webhook" => ("SELECT * FROM webhooks WHERE id = ?", |row| {
-            webhook_from_row(row).map(ObjectSnapshot::Webhook)
+            webhook_from_row(row).map(|r| ObjectSnapshot::Webhook(Box::new(r)))
         }),
         _ => return Ok(None),
     };

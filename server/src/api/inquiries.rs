@@ -2,6 +2,7 @@
 
 use super::error::{ApiError, ErrorDocument};
 use super::extract::{ApiJson, Caller, QueryParams};
+use super::middleware::ClaimedIdempotencyKey;
 use super::resources::{
     Account, Document, Included, Inquiry, InquiryDocument, InquiryList, InquiryMeta, Verification,
 };
@@ -9,13 +10,14 @@ use super::{page_links, ApiState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use domain::ids::{AccountId, InquiryId, TemplateId, TemplateVersionId};
 use domain::inquiry::{InquiryCause, InquiryStatus};
-use engine::flow::NewInquiry;
+use engine::flow::{CreatedInquiry, NewInquiry};
 use engine::organization::{validate_tags_and_note, InquiryPatch};
 use engine::records::InquiryRecord;
 use engine::store::InquiryFilter;
+use engine::store::Write;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use time::format_description::well_known::Rfc3339;
@@ -169,6 +171,7 @@ const INCLUDABLE: &[&str] = &["verifications", "documents", "account"];
 pub async fn create(
     State(state): State<ApiState>,
     _caller: Caller,
+    idempotency: Option<Extension<ClaimedIdempotencyKey>>,
     ApiJson(request): ApiJson<CreateInquiryRequest>,
 ) -> Result<Response, ApiError> {
     let attributes = request.data.attributes;
@@ -207,31 +210,44 @@ pub async fn create(
     }
     let tags = attributes.tags.unwrap_or_default();
     validate_tags_and_note(&tags, attributes.note.as_deref())?;
-    let created = state
-        .engine
-        .create_inquiry(NewInquiry {
-            template_id,
-            template_version_id,
-            reference_id: attributes.reference_id,
-            account_id,
-            prefill: attributes.fields.unwrap_or_default(),
-            strict_prefill: true,
-            redirect_uri: attributes.redirect_uri,
-            note: attributes.note,
-            tags,
-        })
-        .await?;
-    let meta = InquiryMeta {
-        session_token: Some(created.session_token),
-        one_time_link: None,
-    };
     // A new inquiry has no verifications or documents yet: no need to ask the database.
-    let document = InquiryDocument {
+    let render = |created: &CreatedInquiry| InquiryDocument {
         data: Inquiry::new(&created.inquiry, &[], &[]),
         included: Vec::new(),
-        meta,
+        meta: InquiryMeta {
+            session_token: Some(created.session_token.clone()),
+            one_time_link: None,
+        },
     };
-    Ok((StatusCode::CREATED, Json(document)).into_response())
+    // Under an Idempotency-Key the response is stored with the inquiry, in one transaction.
+    let store_response = |created: &CreatedInquiry| match &idempotency {
+        Some(Extension(claimed)) => vec![Write::CompleteIdempotencyKey {
+            api_key_id: claimed.api_key_id.clone(),
+            key: claimed.key.clone(),
+            status: StatusCode::CREATED.as_u16(),
+            body: serde_json::to_vec(&render(created)).unwrap_or_default(),
+            resource_id: Some(created.inquiry.id.to_string()),
+        }],
+        None => Vec::new(),
+    };
+    let created = state
+        .engine
+        .create_inquiry_recording(
+            NewInquiry {
+                template_id,
+                template_version_id,
+                reference_id: attributes.reference_id,
+                account_id,
+                prefill: attributes.fields.unwrap_or_default(),
+                strict_prefill: true,
+                redirect_uri: attributes.redirect_uri,
+                note: attributes.note,
+                tags,
+            },
+            store_response,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(render(&created))).into_response())
 }
 
 /// Retrieve an inquiry.

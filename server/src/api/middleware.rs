@@ -107,6 +107,14 @@ pub async fn authenticate(
 }
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The idempotency key a POST runs under, for handlers that store their response in the same
+/// transaction as what they create.
+#[derive(Debug, Clone)]
+pub struct ClaimedIdempotencyKey {
+    pub api_key_id: domain::ids::ApiKeyId,
+    pub key: String,
+}
 const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// `Idempotency-Key` on POST: the first response (status and body) is stored and replayed for
@@ -208,9 +216,12 @@ pub async fn idempotency(State(state): State<ApiState>, request: Request, next: 
         }
     }
 
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    let mut request = Request::from_parts(parts, Body::from(bytes));
+    request.extensions_mut().insert(ClaimedIdempotencyKey {
+        api_key_id: caller.api_key_id.clone(),
+        key: key.clone(),
+    });
+    let response = next.run(request).await;
     let (parts, body) = response.into_parts();
     let bytes = match to_bytes(body, usize::MAX).await {
         Ok(bytes) => bytes,

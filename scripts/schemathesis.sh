@@ -195,6 +195,12 @@ for n in range(2):
 if not (verifications and documents and files):
     sys.exit("the hosted flow made no verification, document or file")
 events = [e["id"] for e in call("GET", "/api/v1/events?page[size]=100")["data"]]
+# Webhooks pointing at a closed loopback port: deliveries fail fast and are retried.
+webhooks = [
+    call("POST", "/api/v1/webhooks", {"data": {"attributes": {
+        "url": f"http://127.0.0.1:9/hook-{n}", "enabled-events": ["*"] if n else ["inquiry.completed"]}}})["data"]["id"]
+    for n in range(2)
+]
 
 def dictionary(values):
     return "{ values = %s }" % json.dumps(sorted(set(values)))
@@ -208,6 +214,7 @@ operations = [
     ('include-path = "/api/v1/accounts/{id}"', [draw("path.id", "account-ids")]),
     ('include-path = "/api/v1/inquiry-templates/{id}"', [draw("path.id", "template-ids")]),
     ('include-path = "/api/v1/events/{id}"', [draw("path.id", "event-ids")]),
+    ('include-path-regex = "^/api/v1/webhooks/\\\\{id\\\\}"', [draw("path.id", "webhook-ids")]),
     ('include-path = "/api/v1/verifications/{id}"', [draw("path.id", "verification-ids")]),
     ('include-path = "/api/v1/documents/{id}"', [draw("path.id", "document-ids")]),
     ('include-path = "/api/v1/documents/{id}/files/{file_id}"',
@@ -222,12 +229,14 @@ with open(config_path, "w") as config:
     config.write("[cache]\nenabled = false\n\n[dictionaries]\n")
     for name, values in (("inquiry-ids", inquiries), ("account-ids", accounts), ("template-ids", templates),
                          ("template-version-ids", versions), ("event-ids", events),
-                         ("verification-ids", verifications), ("document-ids", documents), ("file-ids", files)):
+                         ("verification-ids", verifications), ("document-ids", documents), ("file-ids", files),
+                         ("webhook-ids", webhooks)):
         config.write(f"{name} = {dictionary(values)}\n")
     for selector, parameters in operations:
         config.write("\n[[operations]]\n%s\nparameters = { %s }\n" % (selector, ", ".join(parameters)))
 print(f"  schemathesis: seeded {len(accounts)} accounts, {len(inquiries)} inquiries, "
-      f"{len(documents)} documents, {len(verifications)} verifications, {len(events)} events")
+      f"{len(documents)} documents, {len(verifications)} verifications, {len(events)} events, "
+      f"{len(webhooks)} webhooks")
 EOF
 
 # --- the run ------------------------------------------------------------------------------------

@@ -110,6 +110,21 @@ impl Modify for CommonErrors {
                 if has_query {
                     add("400", "An invalid query parameter");
                 }
+                let takes_idempotency_key =
+                    operation.parameters.as_ref().is_some_and(|parameters| {
+                        parameters.iter().any(|p| p.name == "Idempotency-Key")
+                    });
+                if takes_idempotency_key {
+                    add("400", "An invalid `Idempotency-Key`");
+                    add(
+                        "422",
+                        "The `Idempotency-Key` was already used with a different request",
+                    );
+                    add(
+                        "409",
+                        "A request with this `Idempotency-Key` is still running; retry shortly",
+                    );
+                }
             }
         }
     }

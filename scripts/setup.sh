@@ -17,6 +17,10 @@ ok() { printf '    ok: %s\n' "$*"; }
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# Tesseract + Leptonica (the server links them for MRZ OCR), libclang, the OCR-B font and the
+# pinned MRZ model: needed to build and run, not only to test.
+scripts/install-ocr.sh
+
 step "Rust target wasm32-unknown-unknown"
 if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   ok "already installed"
@@ -54,6 +58,14 @@ if [[ $WITH_TESTS == 1 ]]; then
   else
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+  fi
+
+  step "SMTP server for the email tests (Debian python3-aiosmtpd)"
+  if /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+    ok "already installed"
+  else
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-aiosmtpd
   fi
 
   step "Playwright test runner (npm, pinned in end2end/package-lock.json)"

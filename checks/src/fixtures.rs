@@ -6,6 +6,10 @@
 //! sensor noise. The degraders ([`blurred`], [`overexposed`], [`with_glare`]) imitate the photos
 //! the quality checks must reject.
 
+mod documents;
+
+pub use documents::*;
+
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;

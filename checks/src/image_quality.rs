@@ -60,6 +60,18 @@ impl Default for QualityPolicy {
 /// not applicable (reason `image_unreadable`). A too-small image fails the resolution check and
 /// is still measured for blur and glare, so the person learns everything at once.
 pub fn run_id_image_checks(bytes: &[u8], policy: &QualityPolicy) -> Vec<CheckOutcome> {
+    analyse(bytes, policy).outcomes
+}
+
+/// One analysed photo: the four image-check outcomes, plus the decoded image and its grey
+/// analysis copy when it could be decoded (the document checks go on from these).
+pub(crate) struct Analysed {
+    pub(crate) outcomes: Vec<CheckOutcome>,
+    pub(crate) image: Option<(image::DynamicImage, GrayImage)>,
+}
+
+/// [`run_id_image_checks`], keeping the decoded pixels for the document checks.
+pub(crate) fn analyse(bytes: &[u8], policy: &QualityPolicy) -> Analysed {
     let decoded = match sniff_image_kind(bytes) {
         None => Err((Unreadable::UnsupportedFormat, None)),
         Some(kind) => decode::decode(bytes, kind)
@@ -68,12 +80,16 @@ pub fn run_id_image_checks(bytes: &[u8], policy: &QualityPolicy) -> Vec<CheckOut
     };
     let (kind, image) = match decoded {
         Ok(decoded) => decoded,
-        Err((unreadable, kind)) => return unreadable_outcomes(bytes, unreadable, kind),
+        Err((unreadable, kind)) => {
+            return Analysed {
+                outcomes: unreadable_outcomes(bytes, unreadable, kind),
+                image: None,
+            }
+        }
     };
     let (width, height) = (image.width(), image.height());
     let gray = measure::analysis_image(&image);
-    drop(image);
-    vec![
+    let outcomes = vec![
         outcome(
             CheckName::IdUnprocessableSubmissionDetection,
             None,
@@ -87,7 +103,11 @@ pub fn run_id_image_checks(bytes: &[u8], policy: &QualityPolicy) -> Vec<CheckOut
         resolution_outcome(width, height, policy),
         blur_outcome(&gray, policy),
         glare_outcome(&gray, policy),
-    ]
+    ];
+    Analysed {
+        outcomes,
+        image: Some((image, gray)),
+    }
 }
 
 fn unreadable_outcomes(
@@ -103,12 +123,16 @@ fn unreadable_outcomes(
             "byte_length": bytes.len(),
         }),
     )];
-    outcomes.extend(CheckName::ALL[1..].iter().map(|&name| CheckOutcome {
-        name,
-        status: CheckStatus::NotApplicable,
-        reasons: vec!["image_unreadable".to_owned()],
-        metadata: json!({}),
-    }));
+    outcomes.extend(
+        CheckName::IMAGE_QUALITY[1..]
+            .iter()
+            .map(|&name| CheckOutcome {
+                name,
+                status: CheckStatus::NotApplicable,
+                reasons: vec!["image_unreadable".to_owned()],
+                metadata: json!({}),
+            }),
+    );
     outcomes
 }
 

@@ -17,7 +17,7 @@ fn statuses(outcomes: &[CheckOutcome]) -> Vec<CheckStatus> {
 fn run(bytes: &[u8]) -> Vec<CheckOutcome> {
     let outcomes = run_id_image_checks(bytes, &QualityPolicy::default());
     let names: Vec<CheckName> = outcomes.iter().map(|outcome| outcome.name).collect();
-    assert_eq!(names, CheckName::ALL, "four outcomes, in order");
+    assert_eq!(names, CheckName::IMAGE_QUALITY, "four outcomes, in order");
     for outcome in &outcomes {
         assert_eq!(
             outcome.reasons.is_empty(),

@@ -3,7 +3,7 @@
 //! Templates are authored as TOML files (kebab-case keys); the server derives a version id from
 //! the content and every inquiry pins the version it was created from.
 
-use crate::checks::{CheckName, CheckRequirement};
+use crate::checks::{CheckName, CheckRequirement, IdClass};
 use crate::fields::{BirthDate, CountryCode, FieldError, PersonName};
 use crate::ids::TemplateId;
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,14 @@ pub struct Template {
     /// Applied in order when an inquiry completes or fails; the first that matches decides.
     #[serde(default)]
     pub decision_rules: Vec<DecisionRule>,
+    /// Origins allowed to show the flow in an iframe (`/embed`): exact origins such as
+    /// `https://shop.example`, or `http://localhost:*` for any port. Empty: no site may embed it.
+    #[serde(default)]
+    pub embed_origins: Vec<String>,
+    /// Where the flow may send the person when it ends: origins (`https://shop.example`, any path
+    /// there) or URL prefixes (`https://shop.example/verified`). Empty: no redirect is allowed.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
 }
 
 /// When a decision rule is considered.
@@ -158,6 +166,15 @@ pub struct VerificationSpec {
     /// Per-check requirement overrides; checks not named are required.
     #[serde(default)]
     pub checks: BTreeMap<String, CheckRequirement>,
+    /// Issuing countries accepted (ISO 3166-1 alpha-2); empty accepts every country.
+    #[serde(default)]
+    pub allowed_countries: Vec<String>,
+    /// Classes of document accepted (`dl`, `id`, `pp`); empty accepts every class.
+    #[serde(default)]
+    pub id_classes: Vec<IdClass>,
+    /// The youngest age the document may show; defaults to the birthdate field's minimum age.
+    #[serde(default)]
+    pub minimum_age: Option<u8>,
 }
 
 fn default_max_attempts() -> u8 {
@@ -171,6 +188,146 @@ impl VerificationSpec {
     }
 }
 
+/// An origin as a browser sends it: lower-case scheme and host, and a port when not the default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Origin {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+}
+
+impl Origin {
+    /// `scheme://host[:port]` with nothing after it.
+    fn parse(raw: &str) -> Option<Origin> {
+        let (scheme, authority) = raw.split_once("://")?;
+        if scheme != "http" && scheme != "https" {
+            return None;
+        }
+        let host_end = match authority.strip_prefix('[') {
+            Some(inner) => inner.find(']')? + 2,
+            None => authority.find(':').unwrap_or(authority.len()),
+        };
+        let (host, port) = authority.split_at(host_end);
+        let port = match port {
+            "" => None,
+            port => {
+                let digits = port.strip_prefix(':')?;
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                Some(digits.parse::<u16>().ok()?)
+            }
+        };
+        host_ok(host).then(|| Origin {
+            scheme: scheme.to_owned(),
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+/// A host name, IPv4 address or bracketed IPv6 address, in lower case.
+fn host_ok(host: &str) -> bool {
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_hexdigit() || b == b':');
+    }
+    !host.is_empty()
+        && host.len() <= 253
+        && !host.starts_with('.')
+        && !host.ends_with('.')
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+}
+
+/// One `embed-origins` entry: an exact origin, or `scheme://host:*` for any port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OriginPattern {
+    scheme: String,
+    host: String,
+    /// `None` matches any port (written `:*`).
+    port: Option<Option<u16>>,
+}
+
+impl OriginPattern {
+    fn parse(raw: &str) -> Option<OriginPattern> {
+        if let Some(base) = raw.strip_suffix(":*") {
+            let origin = Origin::parse(base)?;
+            return (origin.port.is_none()).then_some(OriginPattern {
+                scheme: origin.scheme,
+                host: origin.host,
+                port: None,
+            });
+        }
+        let origin = Origin::parse(raw)?;
+        Some(OriginPattern {
+            scheme: origin.scheme,
+            host: origin.host,
+            port: Some(origin.port),
+        })
+    }
+
+    fn matches(&self, origin: &Origin) -> bool {
+        self.scheme == origin.scheme
+            && self.host == origin.host
+            && self.port.is_none_or(|port| port == origin.port)
+    }
+}
+
+/// One `redirect-uris` entry: an origin pattern and an optional path prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RedirectPattern {
+    origin: OriginPattern,
+    /// Empty for a bare origin; otherwise starts with `/`.
+    path: String,
+}
+
+impl RedirectPattern {
+    fn parse(raw: &str) -> Option<RedirectPattern> {
+        if raw.contains(['?', '#']) || raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return None;
+        }
+        let after_scheme = raw.find("://")? + 3;
+        let (base, path) = match raw[after_scheme..].find('/') {
+            Some(slash) => raw.split_at(after_scheme + slash),
+            None => (raw, ""),
+        };
+        Some(RedirectPattern {
+            origin: OriginPattern::parse(base)?,
+            path: path.to_owned(),
+        })
+    }
+
+    fn matches(&self, origin: &Origin, rest: &str) -> bool {
+        if !self.origin.matches(origin) {
+            return false;
+        }
+        if self.path.is_empty() || self.path == "/" {
+            return true;
+        }
+        match rest.strip_prefix(self.path.as_str()) {
+            Some(after) => {
+                self.path.ends_with('/') || after.is_empty() || after.starts_with(['/', '?', '#'])
+            }
+            None => false,
+        }
+    }
+}
+
+/// Splits an absolute http(s) URL into its origin and the rest (path, query, fragment). URLs with
+/// user information (`https://a@b`) are refused: they read as one host and go to another.
+fn split_url(uri: &str) -> Option<(Origin, &str)> {
+    let after_scheme = uri.find("://")? + 3;
+    let end = uri[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(uri.len(), |i| after_scheme + i);
+    let (base, rest) = uri.split_at(end);
+    if base.contains(['@', '\\']) {
+        return None;
+    }
+    Some((Origin::parse(&base.to_ascii_lowercase())?, rest))
+}
+
 /// A template that does not make sense.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TemplateError {
@@ -182,12 +339,22 @@ pub enum TemplateError {
     MinimumAgeOnNonDate(String),
     #[error("verification `{0}` must allow between 1 and 10 attempts")]
     BadMaxAttempts(&'static str),
+    #[error("`{0}` in allowed-countries is not an upper-case ISO 3166-1 alpha-2 code")]
+    UnknownCountry(String),
     #[error("unknown check `{0}` in verification options")]
     UnknownCheck(String),
     #[error("`expires-after-hours` must be between 1 and 8760")]
     BadExpiry,
     #[error("the template's name and title must not be empty")]
     EmptyName,
+    #[error(
+        "embed origin `{0}` must be an origin like `https://shop.example` or `http://localhost:*`"
+    )]
+    BadEmbedOrigin(String),
+    #[error(
+        "redirect URI `{0}` must be an http(s) origin or URL prefix without query or fragment"
+    )]
+    BadRedirectUri(String),
 }
 
 impl Template {
@@ -220,6 +387,13 @@ impl Template {
             if !(1..=10).contains(&verification.max_attempts) {
                 return Err(TemplateError::BadMaxAttempts(verification.kind.as_str()));
             }
+            if let Some(bad) = verification
+                .allowed_countries
+                .iter()
+                .find(|code| CountryCode::parse(code).is_err() || code.to_uppercase() != **code)
+            {
+                return Err(TemplateError::UnknownCountry(bad.clone()));
+            }
             if let Some(unknown) = verification
                 .checks
                 .keys()
@@ -236,7 +410,61 @@ impl Template {
         {
             return Err(TemplateError::UnknownCheck(unknown.clone()));
         }
+        if let Some(bad) = self
+            .embed_origins
+            .iter()
+            .find(|origin| OriginPattern::parse(origin).is_none())
+        {
+            return Err(TemplateError::BadEmbedOrigin(bad.clone()));
+        }
+        if let Some(bad) = self
+            .redirect_uris
+            .iter()
+            .find(|uri| RedirectPattern::parse(uri).is_none())
+        {
+            return Err(TemplateError::BadRedirectUri(bad.clone()));
+        }
         Ok(())
+    }
+
+    /// Whether a page at `origin` (as a browser writes it: `scheme://host[:port]`) may embed the
+    /// flow of this template.
+    pub fn allows_embedding_from(&self, origin: &str) -> bool {
+        let Some(origin) = Origin::parse(origin) else {
+            return false;
+        };
+        self.embed_origins
+            .iter()
+            .filter_map(|pattern| OriginPattern::parse(pattern))
+            .any(|pattern| pattern.matches(&origin))
+    }
+
+    /// The `frame-ancestors` sources of the embed page (its allowed origins, space-separated);
+    /// `None` when no site may embed the flow.
+    pub fn frame_ancestors(&self) -> Option<String> {
+        let sources: Vec<&str> = self
+            .embed_origins
+            .iter()
+            .filter(|pattern| OriginPattern::parse(pattern).is_some())
+            .map(String::as_str)
+            .collect();
+        (!sources.is_empty()).then(|| sources.join(" "))
+    }
+
+    /// Whether the flow may send the person to `uri` when it ends: an absolute http(s) URL at
+    /// one of the template's `redirect-uris` (an origin, or a URL prefix ending at a path
+    /// boundary). The API refuses other redirect URIs when an inquiry is created.
+    pub fn allows_redirect_uri(&self, uri: &str) -> bool {
+        let Some((origin, rest)) = split_url(uri) else {
+            return false;
+        };
+        if uri.len() > 2000 || uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return false;
+        }
+        self.redirect_uris
+            .iter()
+            .filter_map(|pattern| RedirectPattern::parse(pattern))
+            .any(|pattern| pattern.matches(&origin, rest))
     }
 
     /// Validates raw typed values against the template's fields. Returns the normalized values of
@@ -341,9 +569,78 @@ mod tests {
                 kind: VerificationKind::GovernmentId,
                 max_attempts: 3,
                 checks: BTreeMap::new(),
+                allowed_countries: Vec::new(),
+                id_classes: Vec::new(),
+                minimum_age: None,
             }],
             decision_rules: Vec::new(),
+            embed_origins: Vec::new(),
+            redirect_uris: Vec::new(),
         }
+    }
+
+    #[test]
+    fn embed_origins_match_exactly_or_by_any_port() {
+        let mut template = kyc();
+        assert!(!template.allows_embedding_from("https://shop.example"));
+        assert_eq!(template.frame_ancestors(), None);
+        template.embed_origins = vec!["https://shop.example".into(), "http://localhost:*".into()];
+        assert_eq!(template.validate(), Ok(()));
+        assert!(template.allows_embedding_from("https://shop.example"));
+        assert!(!template.allows_embedding_from("https://shop.example:8443"));
+        assert!(!template.allows_embedding_from("http://shop.example"));
+        assert!(!template.allows_embedding_from("https://evil.shop.example"));
+        assert!(template.allows_embedding_from("http://localhost:5173"));
+        assert!(template.allows_embedding_from("http://localhost"));
+        assert!(!template.allows_embedding_from("http://127.0.0.1:5173"));
+        assert!(!template.allows_embedding_from("null"));
+        assert!(!template.allows_embedding_from("https://shop.example/"));
+        assert_eq!(
+            template.frame_ancestors().as_deref(),
+            Some("https://shop.example http://localhost:*")
+        );
+        for bad in [
+            "shop.example",
+            "https://shop.example/",
+            "ftp://x",
+            "https://*.x",
+            "https://Shop.example",
+            "https://x:99999",
+        ] {
+            template.embed_origins = vec![bad.into()];
+            assert_eq!(
+                template.validate(),
+                Err(TemplateError::BadEmbedOrigin(bad.into())),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn redirect_uris_match_origins_and_path_prefixes() {
+        let mut template = kyc();
+        assert!(!template.allows_redirect_uri("https://shop.example/done"));
+        template.redirect_uris = vec![
+            "https://shop.example".into(),
+            "https://app.example/verified".into(),
+            "http://localhost:*".into(),
+        ];
+        assert_eq!(template.validate(), Ok(()));
+        assert!(template.allows_redirect_uri("https://shop.example"));
+        assert!(template.allows_redirect_uri("https://shop.example/any/path?x=1"));
+        assert!(template.allows_redirect_uri("https://app.example/verified"));
+        assert!(template.allows_redirect_uri("https://app.example/verified/ok?x=1"));
+        assert!(template.allows_redirect_uri("https://app.example/verified?x=1"));
+        assert!(!template.allows_redirect_uri("https://app.example/verifiedX"));
+        assert!(!template.allows_redirect_uri("https://app.example/other"));
+        assert!(template.allows_redirect_uri("http://localhost:4000/back"));
+        assert!(!template.allows_redirect_uri("https://evil.example/"));
+        assert!(!template.allows_redirect_uri("https://shop.example@evil.example/"));
+        assert!(!template.allows_redirect_uri("https://shop.example.evil.example/"));
+        assert!(!template.allows_redirect_uri("javascript:alert(1)"));
+        assert!(!template.allows_redirect_uri("//shop.example/"));
+        template.redirect_uris = vec!["https://shop.example/?x".into()];
+        assert!(template.validate().is_err());
     }
 
     fn raw(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -139,7 +139,7 @@ pub(crate) fn new_session_token() -> String {
     )
 }
 
-fn extension_of(kind: ImageKind) -> &'static str {
+pub(crate) fn extension_of(kind: ImageKind) -> &'static str {
     match kind {
         ImageKind::Jpeg => "jpg",
         ImageKind::Png => "png",
@@ -147,7 +147,7 @@ fn extension_of(kind: ImageKind) -> &'static str {
     }
 }
 
-fn government_id_spec(template: &Template) -> Option<&VerificationSpec> {
+pub(crate) fn government_id_spec(template: &Template) -> Option<&VerificationSpec> {
     template
         .verifications
         .iter()
@@ -644,6 +644,10 @@ impl Engine {
             created_at: now,
             submitted_at: None,
             completed_at: None,
+            country_code: None,
+            id_class: None,
+            back_document_id: None,
+            extracted_sealed: None,
         };
         writes.extend(lifecycle::create_verification(verification.clone()));
         writes.extend(lifecycle::transition_verification(

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod documents;
 pub mod error;
 pub mod flow;
+pub mod government_id;
 pub mod lifecycle;
 pub mod organization;
 pub mod records;

@@ -76,6 +76,19 @@ pub struct VerificationRecord {
     pub created_at: OffsetDateTime,
     pub submitted_at: Option<OffsetDateTime>,
     pub completed_at: Option<OffsetDateTime>,
+    /// The issuing country (alpha-2) the person chose, for government IDs.
+    #[serde(default)]
+    pub country_code: Option<String>,
+    /// The class of document the person chose (`dl`, `id`, `pp`).
+    #[serde(default)]
+    pub id_class: Option<String>,
+    /// The photo of the back of the document, when the document has one worth reading.
+    #[serde(default)]
+    pub back_document_id: Option<DocumentId>,
+    /// What was read from the document (JSON), sealed with the data key; never part of event
+    /// snapshots, erased by redaction.
+    #[serde(skip)]
+    pub extracted_sealed: Option<String>,
 }
 
 /// One immutable event.

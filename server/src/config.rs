@@ -25,7 +25,13 @@ pub struct Settings {
     pub templates_dir: PathBuf,
     /// The base URL put into links and emails.
     pub public_url: String,
+    /// Where emails go out (`smtp://host:port`, `smtps://…`, `smtp://…?tls=required`); `None`:
+    /// sending links by email answers 503.
     pub smtp_url: Option<String>,
+    /// The organization's name, shown in emails to individuals (default `Verity`).
+    pub organization_name: String,
+    /// The sender of emails (default `verity@<public URL host>`, or `verity@localhost`).
+    pub mail_from: String,
     pub listen_addr: SocketAddr,
     pub log_format: LogFormat,
     /// Where the compiled site (`pkg/verity.js`, `.wasm`, `.css`) is served from.
@@ -49,6 +55,8 @@ struct FileSettings {
     templates_dir: Option<PathBuf>,
     public_url: Option<String>,
     smtp_url: Option<String>,
+    organization_name: Option<String>,
+    mail_from: Option<String>,
     listen_addr: Option<String>,
     log_format: Option<String>,
     site_root: Option<PathBuf>,
@@ -131,7 +139,26 @@ impl Settings {
             )?,
             None => file.scheduler_interval_ms.unwrap_or(1_000),
         };
+        let smtp_url = var("VERITY_SMTP_URL").or(file.smtp_url);
+        if let Some(url) = &smtp_url {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                bail!("VERITY_SMTP_URL must start with smtp:// or smtps://");
+            }
+        }
+        let organization_name = var("VERITY_ORGANIZATION_NAME")
+            .or(file.organization_name)
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "Verity".to_owned());
+        if organization_name.chars().any(char::is_control) || organization_name.len() > 200 {
+            bail!("VERITY_ORGANIZATION_NAME must be one line of at most 200 characters");
+        }
+        let mail_from = var("VERITY_MAIL_FROM")
+            .or(file.mail_from)
+            .unwrap_or_else(|| default_mail_from(&public_url));
         Ok(Settings {
+            organization_name,
+            mail_from,
             api_rate_limit,
             api_rate_burst,
             webhook_retry_schedule,
@@ -143,7 +170,7 @@ impl Settings {
                 .or(file.templates_dir)
                 .unwrap_or_else(|| "templates".into()),
             public_url,
-            smtp_url: var("VERITY_SMTP_URL").or(file.smtp_url),
+            smtp_url,
             listen_addr,
             log_format,
             site_root: var("LEPTOS_SITE_ROOT")
@@ -153,6 +180,19 @@ impl Settings {
             max_upload_bytes,
         })
     }
+}
+
+/// `verity@<host>` of the public URL when the host is a domain name, else `verity@localhost`.
+fn default_mail_from(public_url: &str) -> String {
+    let host = public_url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or("")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
+    let is_name = host.contains('.') && host.bytes().any(|b| b.is_ascii_alphabetic());
+    format!("verity@{}", if is_name { host } else { "localhost" })
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -183,6 +223,24 @@ mod tests {
         assert_eq!(s.listen_addr.to_string(), "127.0.0.1:3000");
         assert_eq!(s.public_url, "http://127.0.0.1:3000");
         assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.organization_name, "Verity");
+        assert_eq!(s.mail_from, "verity@localhost");
+        assert_eq!(s.smtp_url, None);
+    }
+
+    #[test]
+    fn mail_settings_come_from_the_environment() {
+        let s = settings(&[
+            ("VERITY_PUBLIC_URL", "https://id.example.com"),
+            ("VERITY_ORGANIZATION_NAME", "Acme Bank"),
+            ("VERITY_SMTP_URL", "smtp://127.0.0.1:2525"),
+        ])
+        .unwrap();
+        assert_eq!(s.organization_name, "Acme Bank");
+        assert_eq!(s.mail_from, "verity@id.example.com");
+        assert_eq!(s.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
+        let error = settings(&[("VERITY_SMTP_URL", "http://mail")]).unwrap_err();
+        assert!(error.to_string().contains("VERITY_SMTP_URL"));
     }
 
     #[test]

@@ -33,17 +33,29 @@ pub async fn readyz(Extension(engine): Extension<Engine>) -> Response {
 
 /// Headers every response carries: the flow may not be framed by other sites, tokens in URLs do
 /// not leak through the Referer, and content types are not sniffed.
+///
+/// The one exception is the embed page (`/embed`): it answers its own
+/// `Content-Security-Policy: frame-ancestors …` with the origins its template allows (or
+/// `'none'`), and carries no `X-Frame-Options`, which cannot name origins. An embed response that
+/// did not set a policy gets `'none'`.
 pub async fn security_headers(request: Request, next: Next) -> Response {
+    let embed = request.uri().path() == "/embed";
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    // An embed page that refuses to be framed answers `'none'`: then X-Frame-Options says so too.
+    let has_policy = headers
+        .get(axum::http::header::CONTENT_SECURITY_POLICY)
+        .is_some_and(|policy| policy.as_bytes() != b"frame-ancestors 'none'");
     let mut set = |name: &'static str, value: &'static str| {
         headers.insert(
             HeaderName::from_static(name),
             HeaderValue::from_static(value),
         );
     };
-    set("x-frame-options", "DENY");
-    set("content-security-policy", "frame-ancestors 'none'");
+    if !(embed && has_policy) {
+        set("x-frame-options", "DENY");
+        set("content-security-policy", "frame-ancestors 'none'");
+    }
     set("referrer-policy", "no-referrer");
     set("x-content-type-options", "nosniff");
     response

@@ -4,7 +4,9 @@ pub mod api;
 pub mod background;
 pub mod config;
 pub mod delivery;
+pub mod embed;
 pub mod http_layer;
+pub mod mail;
 
 use app::server_fns::PublicUrl;
 use axum::routing::get;
@@ -50,6 +52,7 @@ pub fn router(engine: Engine, settings: &Settings) -> Router {
     Router::new()
         .route("/healthz", get(http_layer::healthz))
         .route("/readyz", get(http_layer::readyz))
+        .route("/sdk/verity.js", get(embed::sdk))
         .leptos_routes_with_context(&options, routes, context, move || {
             app::shell(shell_options.clone())
         })
@@ -57,6 +60,11 @@ pub fn router(engine: Engine, settings: &Settings) -> Router {
         .with_state(options)
         .merge(api::router(api_state))
         .layer(axum::Extension(engine))
+        .layer(axum::Extension(mail::Mailer::new(
+            settings.smtp_url.as_deref(),
+            &settings.mail_from,
+            &settings.organization_name,
+        )))
         .layer(axum::middleware::from_fn(http_layer::security_headers))
         .layer(axum::middleware::from_fn(http_layer::log_requests))
 }

@@ -137,6 +137,11 @@ pub enum Write {
         created_at: OffsetDateTime,
         expires_at: OffsetDateTime,
     },
+    /// Stores what was read from a government ID, sealed with the data key.
+    SetVerificationExtracted {
+        id: VerificationId,
+        sealed: String,
+    },
     /// Stores the response of a claimed idempotency key in the batch that made the resource, so a
     /// crash between the two cannot make a retry run the request again.
     CompleteIdempotencyKey {

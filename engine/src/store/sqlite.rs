@@ -189,6 +189,14 @@ fn verification_from_row(row: &SqliteRow) -> Result<VerificationRecord, StoreErr
         created_at: from_millis(row.try_get("created_at")?),
         submitted_at: optional_time(row, "submitted_at")?,
         completed_at: optional_time(row, "completed_at")?,
+        country_code: row.try_get("country_code")?,
+        id_class: row.try_get("id_class")?,
+        back_document_id: row
+            .try_get::<Option<&str>, _>("back_document_id")?
+            .map(DocumentId::parse)
+            .transpose()
+            .map_err(corrupt)?,
+        extracted_sealed: row.try_get("extracted")?,
     })
 }
 
@@ -454,7 +462,8 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
         Write::InsertVerification(verification) => {
             let inserted = sqlx::query(
                 "INSERT INTO verifications (id, inquiry_id, kind, attempt, status, document_id, checks, created_at, \
-                 submitted_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 submitted_at, completed_at, country_code, id_class, back_document_id, extracted) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT (inquiry_id, kind, attempt) DO NOTHING",
             )
             .bind(verification.id.as_str())
@@ -467,6 +476,10 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
             .bind(to_millis(verification.created_at))
             .bind(verification.submitted_at.map(to_millis))
             .bind(verification.completed_at.map(to_millis))
+            .bind(verification.country_code.as_deref())
+            .bind(verification.id_class.as_deref())
+            .bind(verification.back_document_id.as_ref().map(DocumentId::as_str))
+            .bind(verification.extracted_sealed.as_deref())
             .execute(&mut *conn)
             .await?;
             if inserted.rows_affected() != 1 {
@@ -555,6 +568,10 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
             if result.rows_affected() != 1 {
                 return Err(StoreError::Conflict);
             }
+            sqlx::query("UPDATE verifications SET extracted = NULL WHERE inquiry_id = ?")
+                .bind(id.as_str())
+                .execute(&mut *conn)
+                .await?;
             // The snapshots in its events (and so in deliveries not yet sent) lose it too.
             sqlx::query(
                 "UPDATE events SET payload = json_set(payload, '$.object.inquiry.fields', json('{}'), \
@@ -599,6 +616,13 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
                 .bind(inquiry_id.as_str())
                 .bind(to_millis(created_at))
                 .bind(to_millis(expires_at))
+                .execute(&mut *conn)
+                .await?;
+        }
+        Write::SetVerificationExtracted { id, sealed } => {
+            sqlx::query("UPDATE verifications SET extracted = ? WHERE id = ?")
+                .bind(sealed)
+                .bind(id.as_str())
                 .execute(&mut *conn)
                 .await?;
         }

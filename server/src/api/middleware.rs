@@ -20,6 +20,17 @@ use std::time::{Duration, Instant};
 /// The largest JSON body the API reads.
 pub const MAX_JSON_BODY_BYTES: usize = 1024 * 1024;
 
+/// The API-only capture endpoint, whose multipart body carries two photos.
+pub const GOVERNMENT_ID_UPLOAD_PATH: &str = "/api/v1/verifications/government-id";
+
+/// The largest body of [`GOVERNMENT_ID_UPLOAD_PATH`]: two photos and the form's other fields.
+pub fn government_id_upload_limit(max_upload_bytes: u64) -> usize {
+    usize::try_from(max_upload_bytes)
+        .unwrap_or(usize::MAX / 4)
+        .saturating_mul(2)
+        .saturating_add(64 * 1024)
+}
+
 /// A token bucket per API key: `rate` requests a second on average, bursts up to `burst`.
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -144,8 +155,14 @@ pub async fn idempotency(State(state): State<ApiState>, request: Request, next: 
     let Some(caller) = request.extensions().get::<Caller>().cloned() else {
         return next.run(request).await;
     };
+    // Photo uploads are hashed like any other body, within their own (larger) limit.
+    let limit = if request.uri().path() == GOVERNMENT_ID_UPLOAD_PATH {
+        government_id_upload_limit(state.engine.settings().max_upload_bytes)
+    } else {
+        MAX_JSON_BODY_BYTES
+    };
     let (parts, body) = request.into_parts();
-    let bytes = match to_bytes(body, MAX_JSON_BODY_BYTES).await {
+    let bytes = match to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(_) => return ApiError::for_status(StatusCode::PAYLOAD_TOO_LARGE).into_response(),
     };

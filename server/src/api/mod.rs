@@ -5,9 +5,11 @@
 pub mod error;
 pub mod extract;
 pub mod inquiries;
+pub mod links;
 pub mod middleware;
 pub mod reads;
 pub mod resources;
+pub mod verifications;
 pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
@@ -137,10 +139,11 @@ impl Modify for CommonErrors {
     paths(
         inquiries::create, inquiries::list, inquiries::retrieve, inquiries::update, inquiries::redact,
         inquiries::approve, inquiries::decline, inquiries::mark_for_review, inquiries::expire,
-        inquiries::resume, inquiries::generate_one_time_link,
+        inquiries::resume, inquiries::generate_one_time_link, links::send_link,
         reads::create_account, reads::list_accounts, reads::retrieve_account,
         reads::list_templates, reads::retrieve_template,
         reads::retrieve_verification,
+        verifications::create_government_id, verifications::submit,
         reads::retrieve_document, reads::download_document_file,
         reads::list_events, reads::retrieve_event,
         webhooks::create, webhooks::list, webhooks::retrieve, webhooks::update, webhooks::delete,
@@ -230,6 +233,7 @@ pub fn router(state: ApiState) -> Router {
             "/inquiries/{id}/generate-one-time-link",
             post(inq::generate_one_time_link),
         )
+        .route("/inquiries/{id}/send-link", post(links::send_link))
         .route(
             "/accounts",
             post(reads::create_account).get(reads::list_accounts),
@@ -237,6 +241,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/accounts/{id}", get(reads::retrieve_account))
         .route("/inquiry-templates", get(reads::list_templates))
         .route("/inquiry-templates/{id}", get(reads::retrieve_template))
+        .route(
+            "/verifications/government-id",
+            post(verifications::create_government_id).layer(DefaultBodyLimit::max(
+                middleware::government_id_upload_limit(state.engine.settings().max_upload_bytes),
+            )),
+        )
+        .route("/verifications/{id}/submit", post(verifications::submit))
         .route("/verifications/{id}", get(reads::retrieve_verification))
         .route("/documents/{id}", get(reads::retrieve_document))
         .route(

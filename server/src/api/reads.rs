@@ -163,8 +163,12 @@ pub async fn retrieve_verification(
     Path(id): Path<String>,
 ) -> Result<Json<VerificationDocument>, ApiError> {
     let id = VerificationId::parse(&id).map_err(|_| ApiError::not_found("verification"))?;
+    let verification = state.engine.verification(&id).await?;
     Ok(Json(VerificationDocument {
-        data: Verification::new(&state.engine.verification(&id).await?),
+        data: Verification::with_extracted(
+            &verification,
+            state.engine.extracted_attributes(&verification)?,
+        ),
     }))
 }
 

@@ -190,6 +190,7 @@ pub struct Check {
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
     /// What the individual can do when this check failed, in plain language.
+    #[serde(rename = "retry-hint")]
     pub retry_hint: Option<String>,
 }
 
@@ -236,13 +237,87 @@ pub struct VerificationAttributes {
     pub created_at: String,
     pub submitted_at: Option<String>,
     pub completed_at: Option<String>,
+    /// The issuing country the person chose (government IDs captured front and back).
+    pub country_code: Option<String>,
+    /// `dl`, `id` or `pp`, as the person chose.
+    pub id_class: Option<String>,
+    /// What was read from the document (barcode or MRZ); `null` before submission, when
+    /// nothing could be read, and after redaction. Not included in webhook events.
+    pub extracted: Option<ExtractedAttributes>,
+}
+
+/// What a government ID says about its holder and itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct ExtractedAttributes {
+    /// `barcode` or `mrz`.
+    pub source: Option<String>,
+    pub id_class: Option<String>,
+    pub name_first: Option<String>,
+    pub name_middle: Option<String>,
+    pub name_last: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub birthdate: Option<String>,
+    pub identification_number: Option<String>,
+    pub issuing_country: Option<String>,
+    pub issuing_subdivision: Option<String>,
+    pub nationality: Option<String>,
+    pub expiration_date: Option<String>,
+    pub issue_date: Option<String>,
+    pub sex: Option<String>,
+    pub address_street_1: Option<String>,
+    pub address_street_2: Option<String>,
+    pub address_city: Option<String>,
+    pub address_subdivision: Option<String>,
+    pub address_postal_code: Option<String>,
+    pub address_country_code: Option<String>,
+}
+
+impl ExtractedAttributes {
+    /// From the engine's stored form (snake_case keys, an `address` object).
+    pub fn from_stored(stored: &serde_json::Value) -> ExtractedAttributes {
+        let text = |value: Option<&serde_json::Value>| {
+            value.and_then(|v| match v {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Null => None,
+                other => Some(other.to_string()),
+            })
+        };
+        let top = |key: &str| text(stored.get(key));
+        let address = |key: &str| text(stored.get("address").and_then(|a| a.get(key)));
+        ExtractedAttributes {
+            source: top("source"),
+            id_class: top("id_class"),
+            name_first: top("name_first"),
+            name_middle: top("name_middle"),
+            name_last: top("name_last"),
+            birthdate: top("birthdate"),
+            identification_number: top("identification_number"),
+            issuing_country: top("issuing_country"),
+            issuing_subdivision: top("issuing_subdivision"),
+            nationality: top("nationality"),
+            expiration_date: top("expiration_date"),
+            issue_date: top("issue_date"),
+            sex: top("sex"),
+            address_street_1: address("street_1"),
+            address_street_2: address("street_2"),
+            address_city: address("city"),
+            address_subdivision: address("subdivision"),
+            address_postal_code: address("postal_code"),
+            address_country_code: address("country_code"),
+        }
+    }
 }
 
 /// What a verification points at.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
 pub struct VerificationRelationships {
     pub inquiry: ToOne,
+    /// The front of the document (or the only photo).
     pub document: ToOne,
+    /// The back of the document, when one was taken.
+    pub back_document: ToOne,
 }
 
 /// One run of one check family.
@@ -257,7 +332,16 @@ pub struct Verification {
 }
 
 impl Verification {
+    /// A verification without what was read from its document (as events carry it).
     pub fn new(v: &VerificationRecord) -> Verification {
+        Verification::with_extracted(v, None)
+    }
+
+    /// A verification with what was read from its document, opened by the engine.
+    pub fn with_extracted(
+        v: &VerificationRecord,
+        extracted: Option<serde_json::Value>,
+    ) -> Verification {
         Verification {
             kind: verification_type(v),
             id: v.id.to_string(),
@@ -268,6 +352,9 @@ impl Verification {
                 created_at: timestamp(v.created_at),
                 submitted_at: optional_timestamp(v.submitted_at),
                 completed_at: optional_timestamp(v.completed_at),
+                country_code: v.country_code.clone(),
+                id_class: v.id_class.clone(),
+                extracted: extracted.as_ref().map(ExtractedAttributes::from_stored),
             },
             relationships: VerificationRelationships {
                 inquiry: ToOne {
@@ -276,6 +363,12 @@ impl Verification {
                 document: ToOne {
                     data: v
                         .document_id
+                        .as_ref()
+                        .map(|id| ResourceIdentifier::new("document/government-id", id)),
+                },
+                back_document: ToOne {
+                    data: v
+                        .back_document_id
                         .as_ref()
                         .map(|id| ResourceIdentifier::new("document/government-id", id)),
                 },

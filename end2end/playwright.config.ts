@@ -8,6 +8,7 @@
 //   VERITY_BIN            server binary (default ../target/debug/verity, relative to end2end/);
 //                         a relative value is taken relative to the directory the command runs in
 //   VERITY_E2E_PORT       port for the server (default 3107)
+//   VERITY_E2E_SMTP_PORT  port of the loopback SMTP server the email tests start (default 3108)
 //   VERITY_E2E_CHROMIUM   browser executable (default /usr/bin/chromium, Debian's package)
 //   VERITY_E2E_KEEP_DATA  set to 1 to keep the server's temporary data directory after the run
 //   VERITY_E2E_SERVER_LOG set to 1 to show the server's stdout (its stderr is always shown)
@@ -19,6 +20,7 @@ import { defineConfig } from '@playwright/test';
 
 const PORT = Number(process.env.VERITY_E2E_PORT ?? 3107);
 const BASE_URL = `http://127.0.0.1:${PORT}`;
+const SMTP_PORT = Number(process.env.VERITY_E2E_SMTP_PORT ?? 3108);
 const REPO_ROOT = path.resolve(__dirname, '..');
 const SERVER_BIN = process.env.VERITY_BIN
   ? path.resolve(process.env.VERITY_BIN)
@@ -95,6 +97,8 @@ export default defineConfig({
       VERITY_DATA_DIR: dataDir(),
       VERITY_TEMPLATES_DIR: 'templates',
       VERITY_PUBLIC_URL: BASE_URL,
+      VERITY_SMTP_URL: `smtp://127.0.0.1:${SMTP_PORT}`,
+      VERITY_ORGANIZATION_NAME: 'Acme Test Bank',
       RUST_LOG: 'info',
     },
   },

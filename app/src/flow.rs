@@ -4,7 +4,7 @@
 //! fields are checked as the person types and the photo upload shows its progress.
 
 use crate::server_fns::{
-    error_message, load_flow, FlowPage, StartInquiry, SubmitDetails, UploadIdPhoto,
+    error_message, load_flow, Embedding, FlowPage, StartInquiry, SubmitDetails, UploadIdPhoto,
 };
 use domain::flow::{FieldView, FlowStep, FlowView, StartView};
 use leptos::prelude::*;
@@ -32,19 +32,51 @@ fn today() -> time::Date {
 /// inquiry, `inquiry-id` to resume, `session-token` once, `error` after a refused step).
 #[component]
 pub fn VerifyPage() -> impl IntoView {
+    view! { <FlowScreens embedded=false/> }
+}
+
+/// The flow inside another site's iframe (`/embed`): the same steps, with the session token in
+/// the page's URLs and forms instead of a cookie, and messages to the embedding page.
+#[component]
+pub fn EmbedPage() -> impl IntoView {
+    view! { <FlowScreens embedded=true/> }
+}
+
+#[component]
+fn FlowScreens(embedded: bool) -> impl IntoView {
     let query = use_query_map();
     let start = ServerAction::<StartInquiry>::new();
     let details = ServerAction::<SubmitDetails>::new();
     let uploads = RwSignal::new(0u32);
+    // The embedding: which page hosts this one, and the session once there is one.
+    let embedding = Memo::new(move |_| {
+        let query = query.get();
+        embedded.then(|| Embedding {
+            parent_origin: query.get("parent-origin").unwrap_or_default(),
+            session_token: query.get("session-token").filter(|t| !t.is_empty()),
+        })
+    });
+    provide_context(embedding);
+    provide_context(ParentReady(RwSignal::new(false)));
     let page = Resource::new(
         move || (query.get(), details.version().get(), uploads.get()),
-        |(query, _, _)| {
+        move |(query, _, _)| async move {
+            let parent_origin = query.get("parent-origin").filter(|o| !o.is_empty());
+            if embedded && parent_origin.is_none() {
+                return Ok(FlowPage::Problem {
+                    code: "embedding_not_allowed".into(),
+                    title: "This verification can't be shown on this site".into(),
+                    message: "Open the link the organization sent you instead.".into(),
+                });
+            }
             load_flow(
                 query.get("inquiry-template-id"),
                 query.get("inquiry-id"),
                 query.get("session-token"),
                 query.get("code"),
+                parent_origin.filter(|_| embedded),
             )
+            .await
         },
     );
     let error = Memo::new(move |_| query.get().get("error"));
@@ -59,18 +91,25 @@ pub fn VerifyPage() -> impl IntoView {
             .collect::<Vec<(String, String)>>()
     });
     let reference_id = Memo::new(move |_| query.get().get("reference-id"));
+    let redirect_uri = Memo::new(move |_| query.get().get("redirect-uri"));
 
     view! {
         <Suspense fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match page.await {
+                let result = page.await;
+                let messages = parent_messages(&result, &embedding.get_untracked());
+                let screen = match result {
                     Ok(FlowPage::Start(view)) => {
-                        view! { <StartScreen view start reference_id=reference_id.get_untracked() prefill=prefill.get_untracked()/> }.into_any()
+                        view! { <StartScreen view start reference_id=reference_id.get_untracked() redirect_uri=redirect_uri.get_untracked() prefill=prefill.get_untracked()/> }.into_any()
                     }
                     Ok(FlowPage::Flow(flow)) => {
-                        view! { <FlowSteps flow details uploads error=error.get_untracked()/> }.into_any()
+                        view! { <FlowSteps flow details uploads error=error.get_untracked() continue_url=None/> }.into_any()
                     }
-                    Ok(FlowPage::Problem { title, message }) => view! { <Problem title message/> }.into_any(),
+                    Ok(FlowPage::Ended { view: flow, continue_url, .. }) => {
+                        let continue_url = continue_url.filter(|_| !embedded);
+                        view! { <FlowSteps flow details uploads error=None continue_url/> }.into_any()
+                    }
+                    Ok(FlowPage::Problem { title, message, .. }) => view! { <Problem title message/> }.into_any(),
                     Err(_) => view! {
                         <Problem
                             title="Something went wrong".to_owned()
@@ -78,10 +117,124 @@ pub fn VerifyPage() -> impl IntoView {
                         />
                     }
                     .into_any(),
-                }
+                };
+                view! { {screen} <TellParent messages/> }
             })}
         </Suspense>
     }
+}
+
+/// Whether the embedding page has been told the flow is ready (sent once per page load).
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(
+    not(feature = "hydrate"),
+    expect(dead_code, reason = "messages are posted only in the browser")
+)]
+struct ParentReady(RwSignal<bool>);
+
+/// The messages for the embedding page about what the flow shows now, with the origin they may
+/// go to (the `parent-origin` the server checked against the template); none on the hosted page.
+fn parent_messages(
+    page: &Result<FlowPage, ServerFnError>,
+    embedding: &Option<Embedding>,
+) -> Option<(String, Vec<serde_json::Value>)> {
+    use serde_json::json;
+    let embedding = embedding.as_ref()?;
+    let token = embedding.session_token.clone();
+    let step_event = |inquiry_id: &str, step: &str| {
+        json!({"source": "verity", "type": "event", "name": "step-change",
+               "meta": {"inquiryId": inquiry_id, "sessionToken": token, "step": step}})
+    };
+    let messages = match page {
+        Ok(FlowPage::Start(view)) => vec![json!({"source": "verity", "type": "event",
+            "name": "start", "meta": {"templateId": view.template_id}})],
+        Ok(FlowPage::Flow(flow)) => {
+            let step = match flow.step {
+                FlowStep::Details { .. } => "details",
+                FlowStep::GovernmentId { .. } => "government-id",
+                FlowStep::Completed => "completed",
+                FlowStep::Failed { .. } => "failed",
+                FlowStep::Expired => "expired",
+            };
+            let mut messages = vec![step_event(&flow.inquiry_id, step)];
+            if matches!(flow.step, FlowStep::Expired) {
+                messages
+                    .push(json!({"source": "verity", "type": "error", "code": "inquiry_expired"}));
+            }
+            messages
+        }
+        Ok(FlowPage::Ended { view, fields, .. }) => {
+            let status = match view.step {
+                FlowStep::Failed { .. } => "failed",
+                _ => "completed",
+            };
+            vec![
+                step_event(&view.inquiry_id, status),
+                json!({"source": "verity", "type": "complete", "inquiryId": view.inquiry_id,
+                       "status": status, "fields": fields}),
+            ]
+        }
+        Ok(FlowPage::Problem { code, .. }) => {
+            vec![json!({"source": "verity", "type": "error", "code": code})]
+        }
+        Err(_) => vec![json!({"source": "verity", "type": "error", "code": "internal"})],
+    };
+    Some((embedding.parent_origin.clone(), messages))
+}
+
+/// Posts the messages to the embedding page once the screen is live in the browser (the first
+/// one, `ready`, once per page): `window.parent.postMessage` with the checked origin as target,
+/// so no other site can read them.
+#[component]
+fn TellParent(messages: Option<(String, Vec<serde_json::Value>)>) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        let ready = use_context::<ParentReady>();
+        Effect::new(move |_| {
+            let Some((origin, messages)) = &messages else {
+                return;
+            };
+            if let Some(ParentReady(sent)) = ready {
+                if !sent.get_untracked() {
+                    sent.set(true);
+                    post_to_parent(
+                        origin,
+                        &serde_json::json!({"source": "verity", "type": "ready"}),
+                    );
+                }
+            }
+            for message in messages {
+                post_to_parent(origin, message);
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = messages;
+}
+
+#[cfg(feature = "hydrate")]
+fn post_to_parent(origin: &str, message: &serde_json::Value) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Ok(Some(parent)) = window.parent() else {
+        return;
+    };
+    if let Ok(value) = js_sys::JSON::parse(&message.to_string()) {
+        let _ = parent.post_message(&value, origin);
+    }
+}
+
+/// Hidden form fields that carry the embed page's session (no cookie in a third-party iframe).
+#[component]
+fn EmbeddingFields() -> impl IntoView {
+    let embedding = use_context::<Memo<Option<Embedding>>>().and_then(|e| e.get_untracked());
+    embedding.map(|embedding| {
+        view! {
+            <input type="hidden" name="parent_origin" value=embedding.parent_origin/>
+            {embedding.session_token.map(|token| view! { <input type="hidden" name="session_token" value=token/> })}
+        }
+    })
 }
 
 /// A step's heading. When a step replaces another in the hydrated page, the button that had focus
@@ -119,6 +272,7 @@ fn StartScreen(
     view: StartView,
     start: ServerAction<StartInquiry>,
     reference_id: Option<String>,
+    redirect_uri: Option<String>,
     prefill: Vec<(String, String)>,
 ) -> impl IntoView {
     let pending = start.pending();
@@ -132,7 +286,9 @@ fn StartScreen(
             </ol>
             <ActionForm action=start>
                 <input type="hidden" name="template_id" value=view.template_id.clone()/>
+                <EmbeddingFields/>
                 {reference_id.map(|reference| view! { <input type="hidden" name="reference_id" value=reference/> })}
+                {redirect_uri.map(|uri| view! { <input type="hidden" name="redirect_uri" value=uri/> })}
                 {prefill
                     .into_iter()
                     .map(|(key, value)| view! { <input type="hidden" name=format!("fields[{key}]") value=value/> })
@@ -150,8 +306,12 @@ fn FlowSteps(
     details: ServerAction<SubmitDetails>,
     uploads: RwSignal<u32>,
     error: Option<String>,
+    continue_url: Option<String>,
 ) -> impl IntoView {
     let notice = error.map(|code| error_message(&code));
+    let continue_link = move |url: Option<String>| {
+        url.map(|url| view! { <p><a class="button primary" href=url>"Continue"</a></p> })
+    };
     match flow.step {
         FlowStep::Details { fields } => {
             view! { <DetailsStep inquiry_id=flow.inquiry_id fields details notice/> }.into_any()
@@ -165,6 +325,7 @@ fn FlowSteps(
             <section class="card done">
                 <StepHeading text="Verification complete"/>
                 <p>"Thank you. We have everything we need. You can close this page; the organization that asked for this verification will be in touch if anything else is needed."</p>
+                {continue_link(continue_url.clone())}
             </section>
         }
         .into_any(),
@@ -178,6 +339,7 @@ fn FlowSteps(
                     <ul>{hints.into_iter().map(|hint| view! { <li>{hint}</li> }).collect_view()}</ul>
                 })}
                 <p>"To try again, ask the organization that sent you here for a new verification link."</p>
+                {continue_link(continue_url.clone())}
             </section>
         }
         .into_any(),
@@ -218,6 +380,7 @@ fn DetailsStep(
             })}
             <ActionForm action=details>
                 <input type="hidden" name="inquiry_id" value=inquiry_id/>
+                <EmbeddingFields/>
                 {fields.into_iter().map(|field| view! { <FieldInput field/> }).collect_view()}
                 <button type="submit" class="primary" disabled=move || pending.get()>"Continue"</button>
             </ActionForm>
@@ -301,6 +464,7 @@ fn IdStep(
             </ul>
             <form method="post" enctype="multipart/form-data" action=UploadIdPhoto::PATH on:submit=on_submit>
                 <input type="hidden" name="inquiry_id" value=inquiry_id/>
+                <EmbeddingFields/>
                 <div class="field">
                     <label for="photo">"Photo of the front of your ID"</label>
                     <input

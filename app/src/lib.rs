@@ -44,6 +44,7 @@ pub fn App() -> impl IntoView {
             <main class="page" data-hydrated=move || if hydrated.get() { "true" } else { "false" }>
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=StaticSegment("verify") view=flow::VerifyPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("embed") view=flow::EmbedPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("") view=Home/>
                 </Routes>
             </main>

@@ -208,6 +208,102 @@ impl From<CountryCode> for String {
     }
 }
 
+/// An email address a hosted link may be sent to: `local@domain`, at most 254 characters, a
+/// domain of dot-separated letters, digits and hyphens with at least one dot, and no spaces,
+/// quotes or angle brackets (nothing that could change a mail header). Kept as typed, trimmed.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct EmailAddress(String);
+
+/// An email address that is not one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("enter an email address like name@example.com")]
+pub struct InvalidEmailAddress;
+
+impl EmailAddress {
+    /// Accepts a plain `local@domain` address.
+    pub fn parse(raw: &str) -> Result<EmailAddress, InvalidEmailAddress> {
+        let address = raw.trim();
+        let (local, domain) = address.split_once('@').ok_or(InvalidEmailAddress)?;
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+        let domain_ok = domain.len() <= 253
+            && domain.contains('.')
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if local_ok && domain_ok && address.len() <= 254 {
+            Ok(EmailAddress(address.to_owned()))
+        } else {
+            Err(InvalidEmailAddress)
+        }
+    }
+
+    /// The address, e.g. `jane@example.com`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Never prints the address: it is personal data and must not reach logs.
+impl fmt::Debug for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EmailAddress(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod email_tests {
+    use super::*;
+
+    #[test]
+    fn plain_addresses_are_accepted_and_header_tricks_refused() {
+        for good in [
+            "jane@example.com",
+            " j.doe+kyc@mail.example.co.uk ",
+            "a@b.io",
+        ] {
+            assert!(EmailAddress::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "jane",
+            "jane@",
+            "@example.com",
+            "jane@localhost",
+            "jane@@example.com",
+            "jane doe@example.com",
+            "jane@example.com\r\nBcc: x@y.z",
+            "<jane@example.com>",
+            "\"jane\"@example.com",
+            "jane@-example.com",
+            "jane..doe@example.com",
+            "jane@exa_mple.com",
+        ] {
+            assert_eq!(
+                EmailAddress::parse(bad),
+                Err(InvalidEmailAddress),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            format!("{:?}", EmailAddress::parse("a@b.io").unwrap()),
+            "EmailAddress(<redacted>)"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -296,6 +296,13 @@ impl Engine {
         if let Some(reference) = &input.reference_id {
             validate_reference_id(reference)?;
         }
+        if let Some(uri) = &input.redirect_uri {
+            if !version.template.allows_redirect_uri(uri) {
+                return Err(EngineError::InvalidInput(
+                    "redirect-uri is not one the template allows (its redirect-uris)".into(),
+                ));
+            }
+        }
         let prefill: BTreeMap<String, String> = if input.strict_prefill {
             let today = self.clock.now().date();
             let mut errors = BTreeMap::new();

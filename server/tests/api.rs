@@ -482,7 +482,7 @@ async fn creating_an_inquiry_returns_the_resource_and_a_session_token_that_opens
             &inquiry_request(json!({
                 "note": "first try",
                 "tags": ["vip", "web"],
-                "redirect-uri": "https://example.com/done",
+                "redirect-uri": "http://localhost:8080/done",
             })),
         )
         .await;
@@ -498,7 +498,7 @@ async fn creating_an_inquiry_returns_the_resource_and_a_session_token_that_opens
     assert_eq!(attributes["status"], "created");
     assert_eq!(attributes["note"], "first try");
     assert_eq!(attributes["tags"], json!(["vip", "web"]));
-    assert_eq!(attributes["redirect-uri"], "https://example.com/done");
+    assert_eq!(attributes["redirect-uri"], "http://localhost:8080/done");
     assert_eq!(attributes["reference-id"], Value::Null);
     assert_eq!(attributes["fields"], json!({}));
     assert_eq!(attributes["redacted-at"], Value::Null);

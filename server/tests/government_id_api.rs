@@ -304,7 +304,9 @@ async fn bad_uploads_are_refused_in_the_error_envelope() {
     let app = spawn_app().await;
     let inquiry = app.inquiry("Alex", "Morgan", "1990-04-15").await;
     let (front, _back) = licence(&Holder::sample());
-    let cases: Vec<(Vec<(&str, Part<'_>)>, u16, &str)> = vec![
+    // (form parts, expected status, a word the answer must mention)
+    type Case<'a> = (Vec<(&'a str, Part<'a>)>, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         // A US licence needs its back.
         (
             vec![

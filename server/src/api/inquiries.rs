@@ -18,6 +18,7 @@ use engine::organization::{validate_tags_and_note, InquiryPatch};
 use engine::records::InquiryRecord;
 use engine::store::InquiryFilter;
 use engine::store::Write;
+use engine::EngineError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use time::format_description::well_known::Rfc3339;
@@ -130,7 +131,7 @@ pub async fn render_inquiry(
             "verifications" => included.extend(
                 verifications
                     .iter()
-                    .map(|v| Included::Verification(Verification::new(v))),
+                    .map(|v| Included::Verification(Box::new(Verification::new(v)))),
             ),
             "documents" => included.extend(
                 documents
@@ -246,7 +247,13 @@ pub async fn create(
             },
             store_response,
         )
-        .await?;
+        .await
+        .map_err(|error| match error {
+            EngineError::InvalidInput(detail) if detail.starts_with("redirect-uri") => {
+                ApiError::invalid(detail).at_pointer("/data/attributes/redirect-uri")
+            }
+            other => other.into(),
+        })?;
     Ok((StatusCode::CREATED, Json(render(&created))).into_response())
 }
 

@@ -482,7 +482,7 @@ impl Account {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum Included {
-    Verification(Verification),
+    Verification(Box<Verification>),
     Document(Document),
     Account(Account),
 }

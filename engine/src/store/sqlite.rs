@@ -102,6 +102,21 @@ impl SqliteStore {
         rows.iter().map(map).collect()
     }
 
+    /// Finishes a newest-first list query with the page's cursor and order, runs it, and maps
+    /// the rows; `has_where` tells whether the query already has a WHERE clause.
+    async fn fetch_page<T>(
+        &self,
+        mut query: QueryBuilder<Sqlite>,
+        has_where: bool,
+        page: &PageRequest,
+        map: fn(&SqliteRow) -> Result<T, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
+        push_page(&mut query, page, has_where);
+        let rows = query.build().fetch_all(&self.pool).await?;
+        let items = rows.iter().map(map).collect::<Result<Vec<_>, _>>()?;
+        Ok(finish_page(items, page))
+    }
+
     async fn connect(options: SqliteConnectOptions) -> anyhow::Result<SqliteStore> {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -618,6 +633,28 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
                 .bind(to_millis(expires_at))
                 .execute(&mut *conn)
                 .await?;
+        }
+        Write::SetPendingGovernmentId {
+            id,
+            country_code,
+            id_class,
+            document_id,
+            back_document_id,
+        } => {
+            let result = sqlx::query(
+                "UPDATE verifications SET country_code = ?, id_class = ?, document_id = ?, \
+                 back_document_id = ? WHERE id = ? AND status = 'created'",
+            )
+            .bind(country_code)
+            .bind(id_class)
+            .bind(document_id.as_ref().map(DocumentId::as_str))
+            .bind(back_document_id.as_ref().map(DocumentId::as_str))
+            .bind(id.as_str())
+            .execute(&mut *conn)
+            .await?;
+            if result.rows_affected() != 1 {
+                return Err(StoreError::Conflict);
+            }
         }
         Write::SetVerificationExtracted { id, sealed } => {
             sqlx::query("UPDATE verifications SET extracted = ? WHERE id = ?")
@@ -1154,13 +1191,7 @@ impl Store for SqliteStore {
                 .push(" WHERE reference_id = ")
                 .push_bind(reference_id.to_owned());
         }
-        push_page(&mut query, page, reference_id.is_some());
-        let rows = query.build().fetch_all(&self.pool).await?;
-        let items = rows
-            .iter()
-            .map(account_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(finish_page(items, page))
+        self.fetch_page(query, reference_id.is_some(), page, account_from_row).await
     }
 
     async fn list_inquiries(
@@ -1200,13 +1231,7 @@ impl Store for SqliteStore {
                 .push(" AND created_at < ")
                 .push_bind(to_millis(before));
         }
-        push_page(&mut query, page, true);
-        let rows = query.build().fetch_all(&self.pool).await?;
-        let items = rows
-            .iter()
-            .map(inquiry_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(finish_page(items, page))
+        self.fetch_page(query, true, page, inquiry_from_row).await
     }
 
     async fn verification(
@@ -1256,13 +1281,7 @@ impl Store for SqliteStore {
         if let Some(object_id) = &filter.object_id {
             query.push(" AND object_id = ").push_bind(object_id.clone());
         }
-        push_page(&mut query, page, true);
-        let rows = query.build().fetch_all(&self.pool).await?;
-        let items = rows
-            .iter()
-            .map(event_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(finish_page(items, page))
+        self.fetch_page(query, true, page, event_from_row).await
     }
 
     async fn claim_idempotency_key(
@@ -1389,14 +1408,8 @@ impl Store for SqliteStore {
     }
 
     async fn list_webhooks(&self, page: &PageRequest) -> Result<Page<WebhookRecord>, StoreError> {
-        let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM webhooks");
-        push_page(&mut query, page, false);
-        let rows = query.build().fetch_all(&self.pool).await?;
-        let items = rows
-            .iter()
-            .map(webhook_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(finish_page(items, page))
+        let query = QueryBuilder::<Sqlite>::new("SELECT * FROM webhooks");
+        self.fetch_page(query, false, page, webhook_from_row).await
     }
 
     async fn webhook_secrets(
@@ -1500,13 +1513,7 @@ impl Store for SqliteStore {
                 .push(" AND event_id = ")
                 .push_bind(event_id.to_string());
         }
-        push_page(&mut query, page, true);
-        let rows = query.build().fetch_all(&self.pool).await?;
-        let items = rows
-            .iter()
-            .map(webhook_attempt_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(finish_page(items, page))
+        self.fetch_page(query, true, page, webhook_attempt_from_row).await
     }
 
     async fn replay_events(

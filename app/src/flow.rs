@@ -4,9 +4,10 @@
 //! fields are checked as the person types and the photo upload shows its progress.
 
 use crate::server_fns::{
-    error_message, load_flow, Embedding, FlowPage, StartInquiry, SubmitDetails, UploadIdPhoto,
+    error_message, load_flow, ChooseDocument, Embedding, FlowPage, StartInquiry, SubmitDetails,
+    UploadIdPhoto,
 };
-use domain::flow::{FieldView, FlowStep, FlowView, StartView};
+use domain::flow::{Choice, DocumentSide, FieldView, FlowStep, FlowView, StartView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -47,6 +48,7 @@ fn FlowScreens(embedded: bool) -> impl IntoView {
     let query = use_query_map();
     let start = ServerAction::<StartInquiry>::new();
     let details = ServerAction::<SubmitDetails>::new();
+    let choose = ServerAction::<ChooseDocument>::new();
     let uploads = RwSignal::new(0u32);
     // The embedding: which page hosts this one, and the session once there is one.
     let embedding = Memo::new(move |_| {
@@ -59,8 +61,15 @@ fn FlowScreens(embedded: bool) -> impl IntoView {
     provide_context(embedding);
     provide_context(ParentReady(RwSignal::new(false)));
     let page = Resource::new(
-        move || (query.get(), details.version().get(), uploads.get()),
-        move |(query, _, _)| async move {
+        move || {
+            (
+                query.get(),
+                details.version().get(),
+                choose.version().get(),
+                uploads.get(),
+            )
+        },
+        move |(query, _, _, _)| async move {
             let parent_origin = query.get("parent-origin").filter(|o| !o.is_empty());
             if embedded && parent_origin.is_none() {
                 return Ok(FlowPage::Problem {
@@ -103,11 +112,11 @@ fn FlowScreens(embedded: bool) -> impl IntoView {
                         view! { <StartScreen view start reference_id=reference_id.get_untracked() redirect_uri=redirect_uri.get_untracked() prefill=prefill.get_untracked()/> }.into_any()
                     }
                     Ok(FlowPage::Flow(flow)) => {
-                        view! { <FlowSteps flow details uploads error=error.get_untracked() continue_url=None/> }.into_any()
+                        view! { <FlowSteps flow details choose uploads error=error.get_untracked() continue_url=None/> }.into_any()
                     }
                     Ok(FlowPage::Ended { view: flow, continue_url, .. }) => {
                         let continue_url = continue_url.filter(|_| !embedded);
-                        view! { <FlowSteps flow details uploads error=None continue_url/> }.into_any()
+                        view! { <FlowSteps flow details choose uploads error=None continue_url/> }.into_any()
                     }
                     Ok(FlowPage::Problem { title, message, .. }) => view! { <Problem title message/> }.into_any(),
                     Err(_) => view! {
@@ -152,6 +161,15 @@ fn parent_messages(
             let step = match flow.step {
                 FlowStep::Details { .. } => "details",
                 FlowStep::GovernmentId { .. } => "government-id",
+                FlowStep::ChooseDocument { .. } => "choose-id",
+                FlowStep::DocumentSide {
+                    side: DocumentSide::Front,
+                    ..
+                } => "id-front",
+                FlowStep::DocumentSide {
+                    side: DocumentSide::Back,
+                    ..
+                } => "id-back",
                 FlowStep::Completed => "completed",
                 FlowStep::Failed { .. } => "failed",
                 FlowStep::Expired => "expired",
@@ -304,6 +322,7 @@ fn StartScreen(
 fn FlowSteps(
     flow: FlowView,
     details: ServerAction<SubmitDetails>,
+    choose: ServerAction<ChooseDocument>,
     uploads: RwSignal<u32>,
     error: Option<String>,
     continue_url: Option<String>,
@@ -317,9 +336,105 @@ fn FlowSteps(
             view! { <DetailsStep inquiry_id=flow.inquiry_id fields details notice/> }.into_any()
         }
         FlowStep::GovernmentId { attempt, max_attempts, hints, max_upload_bytes } => view! {
-            <IdStep inquiry_id=flow.inquiry_id attempt max_attempts hints max_upload_bytes uploads notice/>
+            <IdStep
+                inquiry_id=flow.inquiry_id
+                attempt
+                max_attempts
+                hints
+                max_upload_bytes
+                uploads
+                notice
+                heading="Photograph your ID".to_owned()
+                photo_label="Photo of the front of your ID".to_owned()
+                side=None
+                hints_intro="We couldn't use your last photo."
+                tips=vec![
+                    "Put your ID on a dark, plain surface.",
+                    "Make sure all four corners are in the picture.",
+                    "Avoid glare from lamps or the flash.",
+                ]
+            />
         }
         .into_any(),
+        FlowStep::ChooseDocument {
+            attempt,
+            max_attempts,
+            hints,
+            countries,
+            classes,
+            selected_country,
+            selected_class,
+        } => view! {
+            <ChooseStep
+                inquiry_id=flow.inquiry_id
+                attempt
+                max_attempts
+                hints
+                countries
+                classes
+                selected_country
+                selected_class
+                choose
+                notice
+            />
+        }
+        .into_any(),
+        FlowStep::DocumentSide {
+            side,
+            id_class,
+            class_label,
+            country_label,
+            attempt,
+            max_attempts,
+            hints,
+            max_upload_bytes,
+        } => {
+            let passport = id_class == "pp";
+            let (heading, photo_label) = match (side, passport) {
+                (DocumentSide::Front, true) => (
+                    "Photograph your passport's photo page",
+                    "Photo of your passport's photo page",
+                ),
+                (DocumentSide::Front, false) => {
+                    ("Photograph the front of your ID", "Photo of the front of your ID")
+                }
+                (DocumentSide::Back, _) => {
+                    ("Photograph the back of your ID", "Photo of the back of your ID")
+                }
+            };
+            let mut tips = vec![
+                "Put your ID on a dark, plain surface.",
+                "Make sure all four corners are in the picture.",
+                "Avoid glare from lamps or the flash.",
+            ];
+            match (side, passport) {
+                (DocumentSide::Back, _) => {
+                    tips.push("Make sure the barcode or the lines of letters and « < » signs are sharp.")
+                }
+                (DocumentSide::Front, true) => {
+                    tips.push("Include the two lines of letters and « < » signs at the bottom of the page.")
+                }
+                (DocumentSide::Front, false) => {}
+            }
+            view! {
+                <IdStep
+                    inquiry_id=flow.inquiry_id
+                    attempt
+                    max_attempts
+                    hints
+                    max_upload_bytes
+                    uploads
+                    notice
+                    heading=heading.to_owned()
+                    photo_label=photo_label.to_owned()
+                    side=Some(side)
+                    hints_intro="We couldn't verify your ID from your last photos."
+                    tips
+                    document=format!("{class_label} from {country_label}")
+                />
+            }
+            .into_any()
+        }
         FlowStep::Completed => view! {
             <Title text="Verification complete"/>
             <section class="card done">
@@ -418,7 +533,91 @@ fn FieldInput(field: FieldView) -> impl IntoView {
     }
 }
 
+/// "Choose your ID": the country that issued it and its type, as a plain form.
 #[component]
+#[allow(clippy::too_many_arguments)]
+fn ChooseStep(
+    inquiry_id: String,
+    attempt: u8,
+    max_attempts: u8,
+    hints: Vec<String>,
+    countries: Vec<Choice>,
+    classes: Vec<Choice>,
+    selected_country: Option<String>,
+    selected_class: Option<String>,
+    choose: ServerAction<ChooseDocument>,
+    notice: Option<&'static str>,
+) -> impl IntoView {
+    let pending = choose.pending();
+    let has_alert = !hints.is_empty();
+    let single_class = classes.len() == 1;
+    view! {
+        <Title text="Choose your ID"/>
+        <section class="card">
+            <StepHeading text="Choose your ID"/>
+            <p class="attempt">{format!("Attempt {attempt} of {max_attempts}")}</p>
+            {has_alert.then(|| view! {
+                <div class="error-summary" role="alert">
+                    <p>"We couldn't verify your ID from your last photos."</p>
+                    <ul>{hints.into_iter().map(|hint| view! { <li>{hint}</li> }).collect_view()}</ul>
+                </div>
+            })}
+            {notice.map(|text| view! { <p class="notice" role="status">{text}</p> })}
+            <ActionForm action=choose>
+                <input type="hidden" name="inquiry_id" value=inquiry_id/>
+                <EmbeddingFields/>
+                <div class="field">
+                    <label for="country">"Country"</label>
+                    {if countries.is_empty() {
+                        view! {
+                            <input id="country" name="country" type="text" required maxlength="2"
+                                autocomplete="country" aria-describedby="country-hint"
+                                value=selected_country.clone().unwrap_or_default()/>
+                            <p id="country-hint" class="hint">"The two-letter code of the country that issued your ID, for example US."</p>
+                        }
+                        .into_any()
+                    } else {
+                        let selected = selected_country.clone();
+                        view! {
+                            <select id="country" name="country" required aria-describedby="country-hint">
+                                {countries
+                                    .into_iter()
+                                    .map(|country| {
+                                        let is_selected = selected.as_deref() == Some(country.value.as_str());
+                                        view! { <option value=country.value selected=is_selected>{country.label}</option> }
+                                    })
+                                    .collect_view()}
+                            </select>
+                            <p id="country-hint" class="hint">"The country that issued your ID."</p>
+                        }
+                        .into_any()
+                    }}
+                </div>
+                <fieldset class="field choices">
+                    <legend>"Type of ID"</legend>
+                    {classes
+                        .into_iter()
+                        .map(|class| {
+                            let id = format!("id-class-{}", class.value);
+                            let checked = single_class
+                                || selected_class.as_deref() == Some(class.value.as_str());
+                            view! {
+                                <div class="choice">
+                                    <input type="radio" id=id.clone() name="id_class" value=class.value required checked=checked/>
+                                    <label for=id>{class.label}</label>
+                                </div>
+                            }
+                        })
+                        .collect_view()}
+                </fieldset>
+                <button type="submit" class="primary" disabled=move || pending.get()>"Continue"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+#[allow(clippy::too_many_arguments)]
 fn IdStep(
     inquiry_id: String,
     attempt: u8,
@@ -427,6 +626,15 @@ fn IdStep(
     max_upload_bytes: u64,
     uploads: RwSignal<u32>,
     notice: Option<&'static str>,
+    heading: String,
+    photo_label: String,
+    /// The side of a chosen document; `None` for the single photo of simpler templates.
+    side: Option<DocumentSide>,
+    hints_intro: &'static str,
+    tips: Vec<&'static str>,
+    /// The chosen document ("Driver's licence from United States"), when there was a choice.
+    #[prop(optional)]
+    document: Option<String>,
 ) -> impl IntoView {
     let uploading = RwSignal::new(false);
     let progress = RwSignal::new(0u32);
@@ -446,27 +654,27 @@ fn IdStep(
     };
     let has_alert = !hints.is_empty();
     view! {
-        <Title text="Photograph your ID"/>
+        <Title text=heading.clone()/>
         <section class="card">
-            <StepHeading text="Photograph your ID"/>
+            <StepHeading text=heading/>
             <p class="attempt">{format!("Attempt {attempt} of {max_attempts}")}</p>
+            {document.map(|document| view! { <p class="document">{document}</p> })}
             {has_alert.then(|| view! {
                 <div class="error-summary" role="alert">
-                    <p>"We couldn't use your last photo."</p>
+                    <p>{hints_intro}</p>
                     <ul>{hints.into_iter().map(|hint| view! { <li>{hint}</li> }).collect_view()}</ul>
                 </div>
             })}
             <p class="notice" role="status">{move || upload_error.get()}</p>
             <ul class="tips">
-                <li>"Put your ID on a dark, plain surface."</li>
-                <li>"Make sure all four corners are in the picture."</li>
-                <li>"Avoid glare from lamps or the flash."</li>
+                {tips.into_iter().map(|tip| view! { <li>{tip}</li> }).collect_view()}
             </ul>
             <form method="post" enctype="multipart/form-data" action=UploadIdPhoto::PATH on:submit=on_submit>
                 <input type="hidden" name="inquiry_id" value=inquiry_id/>
+                {side.map(|side| view! { <input type="hidden" name="side" value=side.as_str()/> })}
                 <EmbeddingFields/>
                 <div class="field">
-                    <label for="photo">"Photo of the front of your ID"</label>
+                    <label for="photo">{photo_label}</label>
                     <input
                         id="photo"
                         name="photo"

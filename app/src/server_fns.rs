@@ -78,6 +78,7 @@ pub fn error_message(code: &str) -> &'static str {
         "empty_upload" => "No photo arrived. Please choose a photo of your ID and try again.",
         "wrong_step" => "That step is already done. Here is where you are now.",
         "busy" => "Your previous submission is still being processed. Here is where you are now.",
+        "invalid_choice" => "Please choose the country that issued your ID and the type of ID from the lists.",
         _ => "Something went wrong on our side. Please try again in a moment.",
     }
 }
@@ -480,6 +481,48 @@ pub async fn submit_details(
     Ok(())
 }
 
+/// The "Choose your ID" step: the issuing country and the type of document. A choice the
+/// template does not offer comes back to the same step with a plain-language error.
+#[server(prefix = "/flow", endpoint = "choose-id")]
+pub async fn choose_document(
+    inquiry_id: String,
+    country: Option<String>,
+    id_class: Option<String>,
+    session_token: Option<String>,
+    parent_origin: Option<String>,
+) -> Result<(), ServerFnError> {
+    use engine::EngineError;
+    use ssr::*;
+
+    let engine = engine()?;
+    let embedding = embedding(parent_origin, session_token);
+    let token = embedding.as_ref().and_then(|e| e.session_token.clone());
+    let inquiry = match authorized(&engine, &inquiry_id, token.as_deref()).await {
+        Ok(inquiry) => inquiry,
+        Err(EngineError::Unauthorized | EngineError::NotFound { .. }) => {
+            leptos_axum::redirect(&refused_url(embedding.as_ref(), &inquiry_id));
+            return Ok(());
+        }
+        Err(other) => return Err(internal(other)),
+    };
+    let next = |error| next_url(embedding.as_ref(), &inquiry.id, token.as_deref(), error);
+    match engine
+        .choose_government_id(
+            &inquiry.id,
+            country.as_deref().unwrap_or(""),
+            id_class.as_deref().unwrap_or(""),
+        )
+        .await
+    {
+        Ok(_) => leptos_axum::redirect(&next(None)),
+        Err(EngineError::InvalidInput(_)) => leptos_axum::redirect(&next(Some("invalid_choice"))),
+        Err(EngineError::WrongStep(_)) => leptos_axum::redirect(&next(Some("wrong_step"))),
+        Err(EngineError::Conflict { .. }) => leptos_axum::redirect(&next(Some("busy"))),
+        Err(other) => return Err(internal(other)),
+    }
+    Ok(())
+}
+
 /// Percent-encodes a value for a query string.
 pub fn urlencode(value: &str) -> String {
     value
@@ -493,8 +536,10 @@ pub fn urlencode(value: &str) -> String {
         .collect()
 }
 
-/// The ID photo step: a multipart form with `inquiry_id` and `photo`, read chunk by chunk and
-/// refused as soon as it passes the size limit.
+/// The ID photo steps: a multipart form with `inquiry_id` and `photo`, read chunk by chunk and
+/// refused as soon as it passes the size limit. With `side` (`front` or `back`) the photo is one
+/// side of the document chosen on the "Choose your ID" step; without it, the single photo of
+/// templates that do not ask for the type of ID.
 #[server(prefix = "/flow", endpoint = "id-photo", input = MultipartFormData)]
 pub async fn upload_id_photo(data: MultipartData) -> Result<UploadReply, ServerFnError> {
     use engine::documents::UploadBuffer;
@@ -509,12 +554,14 @@ pub async fn upload_id_photo(data: MultipartData) -> Result<UploadReply, ServerF
     let mut inquiry_id: Option<String> = None;
     let mut session_token: Option<String> = None;
     let mut parent_origin: Option<String> = None;
+    let mut side: Option<String> = None;
     let mut photo: Option<Result<UploadBuffer, EngineError>> = None;
     while let Ok(Some(mut field)) = multipart.next_field().await {
         let slot = match field.name() {
             Some("inquiry_id") => Some(&mut inquiry_id),
             Some("session_token") => Some(&mut session_token),
             Some("parent_origin") => Some(&mut parent_origin),
+            Some("side") => Some(&mut side),
             _ => None,
         };
         if let Some(slot) = slot {
@@ -566,10 +613,19 @@ pub async fn upload_id_photo(data: MultipartData) -> Result<UploadReply, ServerF
         None => Err(EngineError::InvalidInput("no photo".into())),
         Some(Err(error)) => Err(error),
         Some(Ok(buffer)) if buffer.is_empty() => Err(EngineError::InvalidInput("no photo".into())),
-        Some(Ok(buffer)) => engine
-            .submit_government_id(&inquiry.id, buffer.finish())
-            .await
-            .map(|_| ()),
+        Some(Ok(buffer)) => match side.as_deref().filter(|side| !side.is_empty()) {
+            None => engine
+                .submit_government_id(&inquiry.id, buffer.finish())
+                .await
+                .map(|_| ()),
+            Some(side) => match domain::flow::DocumentSide::parse(side) {
+                Some(side) => engine
+                    .capture_government_id_side(&inquiry.id, side, buffer.finish())
+                    .await
+                    .map(|_| ()),
+                None => Err(EngineError::WrongStep("unknown side")),
+            },
+        },
     };
     let error = match outcome {
         Ok(()) => None,

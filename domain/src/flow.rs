@@ -30,12 +30,77 @@ pub enum FlowStep {
         /// The largest upload accepted, in bytes.
         max_upload_bytes: u64,
     },
+    /// Say which document will be photographed: the country that issued it and its type
+    /// (templates whose government-ID verification lists `id-classes`).
+    ChooseDocument {
+        /// The attempt about to be made (1-based).
+        attempt: u8,
+        max_attempts: u8,
+        /// Plain-language reasons the previous attempt failed, one per failed check.
+        hints: Vec<String>,
+        /// The countries the template accepts (empty: any; the page then asks for a code).
+        countries: Vec<Choice>,
+        /// The types of document the template accepts.
+        classes: Vec<Choice>,
+        /// What the person chose last time, preselected.
+        selected_country: Option<String>,
+        selected_class: Option<String>,
+    },
+    /// Photograph one side of the chosen document.
+    DocumentSide {
+        side: DocumentSide,
+        /// `dl`, `id` or `pp`.
+        id_class: String,
+        /// "Driver's licence", "ID card" or "Passport".
+        class_label: String,
+        /// The issuing country's name.
+        country_label: String,
+        attempt: u8,
+        max_attempts: u8,
+        /// Plain-language reasons the previous attempt failed, one per failed check.
+        hints: Vec<String>,
+        /// The largest upload accepted, in bytes.
+        max_upload_bytes: u64,
+    },
     /// Everything was collected and passed.
     Completed,
     /// The allowed attempts were used up.
     Failed { hints: Vec<String> },
     /// The inquiry expired before it was finished.
     Expired,
+}
+
+/// One option of a choice: the value the form sends and what the person reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+}
+
+/// A side of an identity document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DocumentSide {
+    Front,
+    Back,
+}
+
+impl DocumentSide {
+    /// The form value: `front` or `back`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentSide::Front => "front",
+            DocumentSide::Back => "back",
+        }
+    }
+
+    /// Parses a form value.
+    pub fn parse(raw: &str) -> Option<DocumentSide> {
+        match raw {
+            "front" => Some(DocumentSide::Front),
+            "back" => Some(DocumentSide::Back),
+            _ => None,
+        }
+    }
 }
 
 /// The flow as one page renders it.

@@ -15,8 +15,8 @@ use anyhow::Context;
 use base64::Engine as _;
 use bytes::Bytes;
 use checks::{ImageKind, QualityPolicy};
-use domain::checks::{CheckName, CheckResult, CheckStatus};
-use domain::flow::{FieldView, FlowStep, FlowView, StartView};
+use domain::checks::CheckResult;
+use domain::flow::{DocumentSide, FieldView, FlowStep, FlowView, StartView};
 use domain::ids::{
     AccountId, DocumentId, InquiryId, SessionId, TemplateId, TemplateVersionId, VerificationId,
 };
@@ -249,8 +249,12 @@ impl Engine {
         if !template.fields.is_empty() {
             steps.push("Your details".to_owned());
         }
-        if government_id_spec(template).is_some() {
-            steps.push("A photo of your ID".to_owned());
+        match government_id_spec(template) {
+            Some(spec) if !spec.id_classes.is_empty() => {
+                steps.push("Photos of your ID".to_owned());
+            }
+            Some(_) => steps.push("A photo of your ID".to_owned()),
+            None => {}
         }
         Ok(StartView {
             template_id: template.id.to_string(),
@@ -585,6 +589,12 @@ impl Engine {
         let version = self.template_of(&inquiry).await?;
         let spec = government_id_spec(&version.template)
             .ok_or(EngineError::WrongStep("this template takes no ID photo"))?;
+        if !spec.id_classes.is_empty() {
+            // Such templates read the whole document: see `Engine::capture_government_id_side`.
+            return Err(EngineError::WrongStep(
+                "this template asks for the type of ID and both sides",
+            ));
+        }
         let previous: Vec<VerificationRecord> = self
             .store
             .verifications_of(&inquiry.id)
@@ -683,15 +693,12 @@ impl Engine {
         };
         let mut inquiry_status = inquiry.status;
         if let Some(cause) = inquiry_cause {
-            let failed_checks: Vec<CheckName> = previous
+            let checks = previous
                 .iter()
                 .flat_map(|v| v.checks.iter())
-                .chain(results.iter())
-                .filter(|check| check.status == CheckStatus::Failed)
-                .map(|check| check.name)
-                .collect();
+                .chain(results.iter());
             let (finish, status) =
-                lifecycle::finish_inquiry(&inquiry, cause, &version.template, &failed_checks, now)?;
+                lifecycle::finish_inquiry(&inquiry, cause, &version.template, checks, now)?;
             writes.extend(finish);
             inquiry_status = status;
         }
@@ -726,7 +733,7 @@ impl Engine {
                 .checks
                 .iter()
                 .filter(|check| check.fails_verification())
-                .filter_map(|check| check.name.retry_hint())
+                .filter_map(|check| check.name.retry_hint_for(&check.reasons))
                 .map(str::to_owned)
                 .collect();
             hints.dedup();
@@ -770,6 +777,68 @@ impl Engine {
                 FlowStep::Details { fields }
             }
             InquiryStatus::Created | InquiryStatus::Pending => match government_id_spec(template) {
+                Some(spec) if !spec.id_classes.is_empty() => {
+                    let attempts: Vec<&VerificationRecord> = verifications
+                        .iter()
+                        .filter(|v| v.kind == VerificationKind::GovernmentId.as_str())
+                        .collect();
+                    let finished: Vec<&&VerificationRecord> = attempts
+                        .iter()
+                        .filter(|v| v.status != VerificationStatus::Created)
+                        .collect();
+                    let open = attempts
+                        .iter()
+                        .find(|v| v.status == VerificationStatus::Created);
+                    let attempt = u8::try_from(finished.len() + 1).unwrap_or(u8::MAX);
+                    let hints = finished
+                        .last()
+                        .map(|v| failure_hints(v))
+                        .unwrap_or_default();
+                    match open {
+                        Some(open) => {
+                            let side = if open.document_id.is_some()
+                                && crate::document_capture::needs_back(open)
+                            {
+                                DocumentSide::Back
+                            } else {
+                                DocumentSide::Front
+                            };
+                            let class = open
+                                .id_class
+                                .as_deref()
+                                .and_then(domain::checks::IdClass::parse);
+                            FlowStep::DocumentSide {
+                                side,
+                                id_class: open.id_class.clone().unwrap_or_default(),
+                                class_label: class
+                                    .map(crate::document_capture::id_class_label)
+                                    .unwrap_or("ID")
+                                    .to_owned(),
+                                country_label: crate::document_capture::country_label(
+                                    open.country_code.as_deref().unwrap_or(""),
+                                ),
+                                attempt,
+                                max_attempts: spec.max_attempts,
+                                hints,
+                                max_upload_bytes: self.settings.max_upload_bytes,
+                            }
+                        }
+                        None => {
+                            let (countries, classes) =
+                                crate::document_capture::document_choices(spec);
+                            let last = finished.last();
+                            FlowStep::ChooseDocument {
+                                attempt,
+                                max_attempts: spec.max_attempts,
+                                hints,
+                                countries,
+                                classes,
+                                selected_country: last.and_then(|v| v.country_code.clone()),
+                                selected_class: last.and_then(|v| v.id_class.clone()),
+                            }
+                        }
+                    }
+                }
                 Some(spec) => {
                     let attempts: Vec<&VerificationRecord> = verifications
                         .iter()

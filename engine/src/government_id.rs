@@ -12,7 +12,7 @@ use crate::store::Write;
 use anyhow::Context;
 use bytes::Bytes;
 use checks::{GovernmentIdInput, GovernmentIdPolicy};
-use domain::checks::{CheckName, CheckResult, CheckStatus, IdClass};
+use domain::checks::{CheckResult, IdClass};
 use domain::fields::{BirthDate, CountryCode, PersonName};
 use domain::ids::{DocumentId, InquiryId, VerificationId};
 use domain::inquiry::{InquiryCause, InquiryStatus};
@@ -306,18 +306,13 @@ impl Engine {
         };
         let mut inquiry_status = inquiry.status;
         if let Some(cause) = cause {
-            let failed_checks: Vec<CheckName> = self
-                .store
-                .verifications_of(&inquiry.id)
-                .await?
+            let earlier = self.store.verifications_of(&inquiry.id).await?;
+            let checks = earlier
                 .iter()
                 .flat_map(|v| v.checks.iter())
-                .chain(results.iter())
-                .filter(|check| check.status == CheckStatus::Failed)
-                .map(|check| check.name)
-                .collect();
+                .chain(results.iter());
             let (finish, status) =
-                lifecycle::finish_inquiry(&inquiry, cause, template, &failed_checks, now)?;
+                lifecycle::finish_inquiry(&inquiry, cause, template, checks, now)?;
             writes.extend(finish);
             inquiry_status = status;
         }

@@ -5,6 +5,7 @@
 
 pub mod api_keys;
 pub mod clock;
+pub mod document_capture;
 pub mod documents;
 pub mod error;
 pub mod flow;

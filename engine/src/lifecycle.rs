@@ -6,7 +6,7 @@
 use crate::error::EngineError;
 use crate::records::{InquiryRecord, VerificationRecord};
 use crate::store::{NewEvent, Store, StoreError, Write};
-use domain::checks::{CheckName, CheckResult};
+use domain::checks::{CheckName, CheckResult, CheckStatus};
 use domain::ids::{EventId, WebhookId};
 use domain::inquiry::{self, InquiryCause, InquiryStatus, INQUIRY_CREATED_EVENT};
 use domain::template::{DecisionAction, DecisionTrigger, Template};
@@ -100,14 +100,20 @@ pub fn transition_verification(
 
 /// The writes that complete or fail an inquiry and then apply the first decision rule of its
 /// template that matches, in one batch (events `inquiry.completed` then e.g. `inquiry.approved`).
-/// Returns the writes and the status the inquiry ends in.
-pub fn finish_inquiry(
+/// `checks` are every check result of the inquiry's verifications (rules look at the failed
+/// ones). Returns the writes and the status the inquiry ends in.
+pub fn finish_inquiry<'a>(
     inquiry: &InquiryRecord,
     cause: InquiryCause,
     template: &Template,
-    failed_checks: &[CheckName],
+    checks: impl IntoIterator<Item = &'a CheckResult>,
     at: OffsetDateTime,
 ) -> Result<(Vec<Write>, InquiryStatus), EngineError> {
+    let failed_checks: Vec<CheckName> = checks
+        .into_iter()
+        .filter(|check| check.status == CheckStatus::Failed)
+        .map(|check| check.name)
+        .collect();
     let trigger = match cause {
         InquiryCause::Complete => DecisionTrigger::Completed,
         InquiryCause::Fail => DecisionTrigger::Failed,
@@ -121,7 +127,7 @@ pub fn finish_inquiry(
     let mut writes = transition_inquiry(inquiry, cause, at)?;
     let mut finished = inquiry.clone();
     finished.status = inquiry::transition(inquiry.status, cause)?.to;
-    if let Some(action) = template.decide(trigger, failed_checks) {
+    if let Some(action) = template.decide(trigger, &failed_checks) {
         let decision = match action {
             DecisionAction::Approve => InquiryCause::Approve,
             DecisionAction::Decline => InquiryCause::Decline,

@@ -108,7 +108,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", settings.listen_addr))?;
     tracing::info!(address = %settings.listen_addr, public_url = %settings.public_url, "Verity is listening");
     eprintln!(
-        "\nVerity is running. Try the example verification at:\n  {}/verify?inquiry-template-id=itmpl_basic_kyc\n",
+        "\nVerity is running. Try the example verifications at:\n  {0}/verify?inquiry-template-id=itmpl_kyc_government_id   (front and back of a US/CA licence or ID card, or a passport)\n  {0}/verify?inquiry-template-id=itmpl_basic_kyc          (one photo of the front of any ID)\n",
         settings.public_url
     );
     axum::serve(listener, app)

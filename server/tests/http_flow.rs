@@ -1057,3 +1057,282 @@ async fn an_inquiry_past_its_time_shows_that_it_expired() {
     );
     assert_eq!(app.status_of(&id).await, InquiryStatus::Expired);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Templates that ask for the type of ID: choose, front, back, then every government-ID check
+// ---------------------------------------------------------------------------------------------
+
+const GOVERNMENT_ID_TEMPLATE: &str = "itmpl_kyc_government_id";
+
+impl Browser {
+    /// One side of the chosen document: the ID photo form with `side`.
+    async fn upload_side(&mut self, inquiry_id: &str, side: &str, bytes: &[u8]) -> Response {
+        const BOUNDARY: &str = "----VeritySideBoundary9Xq2";
+        let mut body = Vec::new();
+        for (name, value) in [("inquiry_id", inquiry_id), ("side", side)] {
+            body.extend_from_slice(
+                format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"id-{side}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+        let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+        self.request(
+            "POST",
+            "/flow/id-photo",
+            ACCEPT_HTML,
+            Some(&content_type),
+            &body,
+        )
+        .await
+    }
+}
+
+/// The front and back of a US driver licence of `Holder::sample()` (Alex Morgan, 1990-04-15).
+fn licence_photos() -> &'static (Vec<u8>, Vec<u8>) {
+    use checks::aamva::AamvaSubfile;
+    use checks::fixtures::{aamva_payload, encode_jpeg, id_card_image, licence_back, Holder};
+    static PHOTOS: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
+    PHOTOS.get_or_init(|| {
+        let front = encode_jpeg(&id_card_image(1600, 1000), 85);
+        let payload = aamva_payload(&Holder::sample(), "US", AamvaSubfile::DriverLicence);
+        let back = encode_jpeg(&licence_back(1600, 1000, &payload), 85);
+        (front, back)
+    })
+}
+
+/// Starts an inquiry on the government-ID template and types the licence holder's details.
+async fn at_the_choose_step(app: &TestApp) -> (Browser, InquiryId) {
+    let mut browser = app.browser();
+    let response = browser
+        .post_form("/flow/start", &[("template_id", GOVERNMENT_ID_TEMPLATE)])
+        .await;
+    assert_eq!(response.status, 302, "{}", response.text());
+    let id = InquiryId::parse(
+        response
+            .location()
+            .strip_prefix("/verify?inquiry-id=")
+            .expect("a redirect to the flow"),
+    )
+    .unwrap();
+    let id_text = id.to_string();
+    let response = browser
+        .post_form(
+            "/flow/details",
+            &[
+                ("inquiry_id", &id_text),
+                ("fields[name-first]", "Alex"),
+                ("fields[name-last]", "Morgan"),
+                ("fields[birthdate]", "1990-04-15"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status, 302, "{}", response.text());
+    (browser, id)
+}
+
+async fn choose(browser: &mut Browser, id: &InquiryId, country: &str, class: &str) -> Response {
+    let id = id.to_string();
+    browser
+        .post_form(
+            "/flow/choose-id",
+            &[
+                ("inquiry_id", &id),
+                ("country", country),
+                ("id_class", class),
+            ],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_licence_front_and_back_complete_the_flow_as_plain_form_posts() {
+    let app = spawn_app().await;
+    let (mut browser, id) = at_the_choose_step(&app).await;
+    let (front, back) = licence_photos();
+
+    let page = flow_page(&mut browser, &id).await;
+    assert_contains(&page, "<h1 tabindex=\"-1\">Choose your ID</h1>");
+    assert_contains(&page, "action=\"/flow/choose-id\"");
+    assert_contains(&page, "<label for=\"country\">Country</label>");
+    assert_contains(&page, "<option value=\"US\"");
+    assert_contains(&page, "United States");
+    assert_contains(&page, "<option value=\"CA\"");
+    assert_lacks(&page, "value=\"GB\"");
+    assert_contains(&page, "<legend>Type of ID</legend>");
+    assert_contains(&page, "name=\"id_class\" value=\"dl\"");
+    assert_contains(&page, "name=\"id_class\" value=\"pp\"");
+    assert_contains(&page, "Attempt 1 of 3");
+
+    // A country the template does not offer is refused with a plain message; nothing is made.
+    let refused = choose(&mut browser, &id, "GB", "dl").await;
+    assert_eq!(refused.status, 302);
+    assert_eq!(
+        refused.location(),
+        format!("{}&error=invalid_choice", flow_path(&id))
+    );
+    let page = browser
+        .get(&format!("{}&error=invalid_choice", flow_path(&id)))
+        .await
+        .text();
+    assert_contains(&page, "<h1 tabindex=\"-1\">Choose your ID</h1>");
+    assert_contains(&page, "Please choose the country that issued your ID");
+    assert_eq!(app.attempts_of(&id).await, 0);
+
+    let chosen = choose(&mut browser, &id, "US", "dl").await;
+    assert_eq!(chosen.status, 302, "{}", chosen.text());
+    assert_eq!(chosen.location(), flow_path(&id));
+    let page = flow_page(&mut browser, &id).await;
+    assert_contains(
+        &page,
+        "<h1 tabindex=\"-1\">Photograph the front of your ID</h1>",
+    );
+    assert_contains(&page, "from United States");
+    assert_contains(&page, "name=\"side\" value=\"front\"");
+
+    // The single-photo door is closed for this template: it would skip the document checks.
+    let bypass = upload_jpeg(&mut browser, &id, front).await;
+    assert_eq!(
+        bypass.location(),
+        format!("{}&error=wrong_step", flow_path(&id))
+    );
+
+    let uploaded = browser.upload_side(&id.to_string(), "front", front).await;
+    assert_eq!(uploaded.status, 302, "{}", uploaded.text());
+    assert_eq!(uploaded.location(), flow_path(&id));
+    let page = flow_page(&mut browser, &id).await;
+    assert_contains(
+        &page,
+        "<h1 tabindex=\"-1\">Photograph the back of your ID</h1>",
+    );
+    assert_contains(&page, "name=\"side\" value=\"back\"");
+    assert_eq!(app.status_of(&id).await, InquiryStatus::Pending);
+
+    let uploaded = browser.upload_side(&id.to_string(), "back", back).await;
+    assert_eq!(uploaded.status, 302, "{}", uploaded.text());
+    assert_eq!(uploaded.location(), flow_path(&id));
+    let page = flow_page(&mut browser, &id).await;
+    assert_contains(&page, "<h1 tabindex=\"-1\">Verification complete</h1>");
+    assert_eq!(app.status_of(&id).await, InquiryStatus::Completed);
+    assert_eq!(
+        app.event_names(&id).await,
+        [
+            "inquiry.created",
+            "inquiry.started",
+            "verification.created",
+            "verification.submitted",
+            "verification.passed",
+            "inquiry.completed"
+        ]
+    );
+    let verifications = app.engine.verifications_of(&id).await.unwrap();
+    assert_eq!(verifications.len(), 1);
+    assert_eq!(verifications[0].country_code.as_deref(), Some("US"));
+    assert_eq!(verifications[0].id_class.as_deref(), Some("dl"));
+    assert!(verifications[0].back_document_id.is_some());
+    assert!(verifications[0].extracted_sealed.is_some());
+    let sides: Vec<String> = app
+        .engine
+        .documents_of(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.side)
+        .collect();
+    assert_eq!(sides, ["front", "back"]);
+}
+
+#[tokio::test]
+async fn a_front_sent_as_the_back_gets_a_hint_and_a_new_attempt_passes() {
+    let app = spawn_app().await;
+    let (mut browser, id) = at_the_choose_step(&app).await;
+    let (front, back) = licence_photos();
+    let id_text = id.to_string();
+
+    assert_eq!(choose(&mut browser, &id, "US", "dl").await.status, 302);
+    assert_eq!(
+        browser.upload_side(&id_text, "front", front).await.status,
+        302
+    );
+    // The front again, as the back: no barcode to read.
+    let uploaded = browser.upload_side(&id_text, "back", front).await;
+    assert_eq!(uploaded.location(), flow_path(&id));
+    assert_eq!(app.status_of(&id).await, InquiryStatus::Pending);
+
+    // A new attempt starts at the choice, with what was chosen preselected and the hint shown.
+    let page = flow_page(&mut browser, &id).await;
+    assert_contains(&page, "<h1 tabindex=\"-1\">Choose your ID</h1>");
+    assert_contains(&page, "Attempt 2 of 3");
+    assert_contains(&page, "role=\"alert\"");
+    assert_contains(&page, "barcode");
+    let failed = &app.engine.verifications_of(&id).await.unwrap()[0];
+    assert_eq!(failed.status.as_str(), "failed");
+    let hints: Vec<&str> = failed
+        .checks
+        .iter()
+        .filter(|check| check.fails_verification())
+        .filter_map(|check| check.name.retry_hint_for(&check.reasons))
+        .collect();
+    assert!(!hints.is_empty());
+    for hint in hints {
+        let escaped = hint.replace('\'', "&#x27;");
+        assert!(
+            page.contains(hint) || page.contains(&escaped),
+            "the page lacks the hint {hint:?}"
+        );
+    }
+
+    assert_eq!(choose(&mut browser, &id, "US", "dl").await.status, 302);
+    let page = flow_page(&mut browser, &id).await;
+    assert_contains(
+        &page,
+        "<h1 tabindex=\"-1\">Photograph the front of your ID</h1>",
+    );
+    assert_contains(&page, "Attempt 2 of 3");
+    assert_eq!(
+        browser.upload_side(&id_text, "front", front).await.status,
+        302
+    );
+    assert_eq!(
+        browser.upload_side(&id_text, "back", back).await.status,
+        302
+    );
+    let page = flow_page(&mut browser, &id).await;
+    assert_contains(&page, "<h1 tabindex=\"-1\">Verification complete</h1>");
+    assert_eq!(app.status_of(&id).await, InquiryStatus::Completed);
+    assert_eq!(app.attempts_of(&id).await, 2);
+}
+
+#[tokio::test]
+async fn a_passport_needs_only_its_photo_page_and_a_back_is_refused() {
+    let app = spawn_app().await;
+    let (mut browser, id) = at_the_choose_step(&app).await;
+    let (front, _) = licence_photos();
+    let id_text = id.to_string();
+
+    assert_eq!(choose(&mut browser, &id, "CA", "pp").await.status, 302);
+    let page = flow_page(&mut browser, &id).await;
+    assert_contains(&page, "photo page</h1>");
+    assert_contains(&page, "from Canada");
+    // There is no back to send.
+    let refused = browser.upload_side(&id_text, "back", front).await;
+    assert_eq!(
+        refused.location(),
+        format!("{}&error=wrong_step", flow_path(&id))
+    );
+    // Changing one's mind on the same attempt keeps a single attempt open.
+    assert_eq!(choose(&mut browser, &id, "US", "id").await.status, 302);
+    assert_eq!(app.attempts_of(&id).await, 1);
+    let page = flow_page(&mut browser, &id).await;
+    assert_contains(
+        &page,
+        "<h1 tabindex=\"-1\">Photograph the front of your ID</h1>",
+    );
+    assert_contains(&page, "ID card from United States");
+}

@@ -137,6 +137,15 @@ pub enum Write {
         created_at: OffsetDateTime,
         expires_at: OffsetDateTime,
     },
+    /// Sets what a `created` government-ID verification holds while the flow collects it: the
+    /// chosen country and class and the photos taken so far. Guarded on `created`.
+    SetPendingGovernmentId {
+        id: VerificationId,
+        country_code: String,
+        id_class: String,
+        document_id: Option<DocumentId>,
+        back_document_id: Option<DocumentId>,
+    },
     /// Stores what was read from a government ID, sealed with the data key.
     SetVerificationExtracted {
         id: VerificationId,

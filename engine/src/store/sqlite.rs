@@ -1191,7 +1191,8 @@ impl Store for SqliteStore {
                 .push(" WHERE reference_id = ")
                 .push_bind(reference_id.to_owned());
         }
-        self.fetch_page(query, reference_id.is_some(), page, account_from_row).await
+        self.fetch_page(query, reference_id.is_some(), page, account_from_row)
+            .await
     }
 
     async fn list_inquiries(
@@ -1513,7 +1514,8 @@ impl Store for SqliteStore {
                 .push(" AND event_id = ")
                 .push_bind(event_id.to_string());
         }
-        self.fetch_page(query, true, page, webhook_attempt_from_row).await
+        self.fetch_page(query, true, page, webhook_attempt_from_row)
+            .await
     }
 
     async fn replay_events(

@@ -3,6 +3,7 @@
 //! Each step is a server-rendered form that works before (or without) the wasm; once hydrated,
 //! fields are checked as the person types and the photo upload shows its progress.
 
+use crate::handoff::{offers_handoff, ContinueOnPhone};
 use crate::server_fns::{
     error_message, load_flow, ChooseDocument, Embedding, FlowPage, StartInquiry, SubmitDetails,
     UploadIdPhoto,
@@ -112,7 +113,13 @@ fn FlowScreens(embedded: bool) -> impl IntoView {
                         view! { <StartScreen view start reference_id=reference_id.get_untracked() redirect_uri=redirect_uri.get_untracked() prefill=prefill.get_untracked()/> }.into_any()
                     }
                     Ok(FlowPage::Flow(flow)) => {
-                        view! { <FlowSteps flow details choose uploads error=error.get_untracked() continue_url=None/> }.into_any()
+                        // On the hosted page, the photo steps can move to a phone.
+                        let handoff = (!embedded && offers_handoff(&flow.step))
+                            .then(|| (flow.inquiry_id.clone(), flow.step.clone()));
+                        view! {
+                            <FlowSteps flow details choose uploads error=error.get_untracked() continue_url=None/>
+                            {handoff.map(|(inquiry_id, step)| view! { <ContinueOnPhone inquiry_id step/> })}
+                        }.into_any()
                     }
                     Ok(FlowPage::Ended { view: flow, continue_url, .. }) => {
                         let continue_url = continue_url.filter(|_| !embedded);

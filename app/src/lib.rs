@@ -1,6 +1,7 @@
 //! Verity's Leptos UI: the hosted verification flow, rendered by the server and hydrated in the browser.
 
 pub mod flow;
+pub mod handoff;
 pub mod server_fns;
 #[cfg(feature = "ssr")]
 pub mod session;

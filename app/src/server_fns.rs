@@ -84,7 +84,7 @@ pub fn error_message(code: &str) -> &'static str {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use super::FlowPage;
     use crate::session;
     use domain::ids::InquiryId;

@@ -3,6 +3,7 @@
 //! Each step is a server-rendered form that works before (or without) the wasm; once hydrated,
 //! fields are checked as the person types and the photo upload shows its progress.
 
+use crate::camera::CameraCapture;
 use crate::handoff::{offers_handoff, ContinueOnPhone};
 use crate::server_fns::{
     error_message, load_flow, ChooseDocument, Embedding, FlowPage, StartInquiry, SubmitDetails,
@@ -238,7 +239,7 @@ fn TellParent(messages: Option<(String, Vec<serde_json::Value>)>) -> impl IntoVi
 }
 
 #[cfg(feature = "hydrate")]
-fn post_to_parent(origin: &str, message: &serde_json::Value) {
+pub(crate) fn post_to_parent(origin: &str, message: &serde_json::Value) {
     let Some(window) = web_sys::window() else {
         return;
     };
@@ -693,6 +694,7 @@ fn IdStep(
                     />
                     <p id="photo-hint" class="hint">{format!("JPEG, PNG or WebP, up to {} MB. On a phone this opens the camera.", max_upload_bytes / (1024 * 1024))}</p>
                 </div>
+                <CameraCapture input_id="photo"/>
                 <Show when=move || uploading.get()>
                     <label for="upload-progress">"Upload progress"</label>
                     <progress id="upload-progress" max="100" value=move || progress.get().to_string()></progress>

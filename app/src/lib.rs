@@ -1,5 +1,6 @@
 //! Verity's Leptos UI: the hosted verification flow, rendered by the server and hydrated in the browser.
 
+pub mod camera;
 pub mod flow;
 pub mod handoff;
 pub mod server_fns;

@@ -197,3 +197,29 @@ test('the SDK is small, cacheable JavaScript', async ({ request }) => {
   expect(response.headers()['cache-control']).toContain('max-age=');
   expect((await response.body()).length).toBeLessThan(8 * 1024);
 });
+
+test('when the camera cannot start in the iframe, the host page hears camera-unavailable', async ({ page }) => {
+  await page.goto(host.origin + '/');
+  await page.getByRole('button', { name: 'Verify my identity' }).click();
+  const frame = flowFrame(page);
+  await expect(frame.getByRole('heading', { level: 1, name: 'Verify your identity' })).toBeVisible();
+  await frame.getByRole('button', { name: 'Start', exact: true }).click();
+  await expect(frame.getByRole('heading', { level: 1, name: 'Your details' })).toBeVisible();
+  const first = frame.getByLabel('First name', { exact: true });
+  await first.fill(JANE.first);
+  await frame.getByLabel('Last name', { exact: true }).fill(JANE.last);
+  await frame.getByLabel('Date of birth', { exact: true }).fill(JANE.birthdate);
+  await expect(first).toHaveValue(JANE.first);
+  await frame.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expect(frame.getByRole('heading', { level: 1, name: 'Photograph your ID' })).toBeVisible();
+
+  // This browser has no camera: the person reads why, the host page is told the reason.
+  await frame.getByRole('button', { name: 'Use the camera' }).click();
+  await expect(frame.getByText(/choose a photo/i)).toBeVisible();
+  await expect
+    .poll(async () => {
+      const calls = await page.evaluate(() => (window as unknown as { calls: any[] }).calls);
+      return calls.filter((c) => c.type === 'event' && c.name === 'camera-unavailable').map((c) => c.meta.reason);
+    })
+    .toEqual([expect.stringMatching(/^(no-camera|permission-denied|blocked-by-page|unsupported|camera-busy)$/)]);
+});

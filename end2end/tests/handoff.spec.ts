@@ -25,7 +25,7 @@ test('the photo step continues on a phone and the desktop follows to completion'
     const link = desktop.getByRole('link', { name: /\/verify\?code=/ });
     const url = await link.getAttribute('href');
     expect(url).toMatch(/\/verify\?code=[A-Za-z0-9_-]+$/);
-    await expect(desktop.getByRole('status')).toContainText('Waiting for your phone');
+    await expect(desktop.getByRole('status').filter({ hasText: 'Waiting for your phone' })).toBeVisible();
 
     // The phone opens the same inquiry at the same step, in a session of its own.
     const phone = await phoneContext.newPage();

@@ -15,9 +15,12 @@ import { INQUIRY_URL, OUTCOME_TIMEOUT, fillDetails } from './helpers';
 const START = '/verify?inquiry-template-id=itmpl_kyc_government_id';
 const ALEX = { first: 'Alex', last: 'Morgan', birthdate: '1990-04-15' };
 const BARCODE_HINT = 'We could not read the barcode on the back of your ID';
+const NAME_HINT = 'The name you entered does not match your ID';
 
 let front: Buffer;
 let back: Buffer;
+/** The back of another person's licence (Jordan Morgan): its name does not match. */
+let otherHoldersBack: Buffer;
 
 test.beforeAll(() => {
   // Compiling the example the first time takes a while; later runs only start it.
@@ -31,6 +34,7 @@ test.beforeAll(() => {
     );
     front = fs.readFileSync(path.join(dir, 'licence_front.jpg'));
     back = fs.readFileSync(path.join(dir, 'licence_back.jpg'));
+    otherHoldersBack = fs.readFileSync(path.join(dir, 'licence_back_other_holder.jpg'));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -119,6 +123,33 @@ async function retriesAfterTheWrongBack(page: Page): Promise<void> {
   await uploadSide(page, 'back', back);
   await expect(heading(page, 'Verification complete')).toBeVisible({ timeout: OUTCOME_TIMEOUT });
 }
+
+async function retriesAfterAMismatchingName(page: Page): Promise<void> {
+  await startAndTypeDetails(page);
+  await chooseUsLicence(page);
+  await uploadSide(page, 'front', front);
+  await expect(heading(page, 'Photograph the back of your ID')).toBeVisible({
+    timeout: OUTCOME_TIMEOUT,
+  });
+  // A licence whose name is not the one typed: the checks say so in plain words.
+  await uploadSide(page, 'back', otherHoldersBack);
+  await expect(heading(page, 'Choose your ID')).toBeVisible({ timeout: OUTCOME_TIMEOUT });
+  await expect(page.getByText('Attempt 2 of 3')).toBeVisible();
+  await expect(page.getByRole('alert')).toContainText(NAME_HINT);
+
+  // The retry with the person's own licence completes.
+  await chooseUsLicence(page);
+  await uploadSide(page, 'front', front);
+  await expect(heading(page, 'Photograph the back of your ID')).toBeVisible({
+    timeout: OUTCOME_TIMEOUT,
+  });
+  await uploadSide(page, 'back', back);
+  await expect(heading(page, 'Verification complete')).toBeVisible({ timeout: OUTCOME_TIMEOUT });
+}
+
+test('a licence with another name shows the name hint, and a retry completes', async ({ page }) => {
+  await retriesAfterAMismatchingName(page);
+});
 
 test.describe('with JavaScript', () => {
   test('a licence front and back matching the typed details complete the flow', async ({

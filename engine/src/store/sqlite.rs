@@ -232,6 +232,16 @@ fn document_from_row(row: &SqliteRow) -> Result<DocumentRecord, StoreError> {
 /// What replaying an idempotency key answers once the resource it created was redacted.
 const REDACTED_REPLAY_BODY: &str = r#"{"errors":[{"status":"410","code":"redacted","title":"Redacted","detail":"The response stored for this Idempotency-Key was erased when its inquiry was redacted."}]}"#;
 
+/// A guarded write must touch exactly one row; otherwise the row was not in the state it
+/// expected and the whole batch is refused.
+fn exactly_one(result: sqlx::sqlite::SqliteQueryResult) -> Result<(), StoreError> {
+    if result.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict)
+    }
+}
+
 /// A unique-constraint violation means another writer got there first.
 fn unique_as_conflict(error: sqlx::Error) -> StoreError {
     match &error {
@@ -404,20 +414,19 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
                 None => return Err(StoreError::Corrupt(format!("no transition enters {to}"))),
             };
             let at = to_millis(at);
-            let result = sqlx::query(sql)
-                .bind(to.as_str())
-                .bind(at)
-                .bind(at)
-                .bind(id.as_str())
-                .bind(from.as_str())
-                .execute(&mut *conn)
-                .await?;
-            if result.rows_affected() != 1 {
-                return Err(StoreError::Conflict);
-            }
+            exactly_one(
+                sqlx::query(sql)
+                    .bind(to.as_str())
+                    .bind(at)
+                    .bind(at)
+                    .bind(id.as_str())
+                    .bind(from.as_str())
+                    .execute(&mut *conn)
+                    .await?,
+            )?;
         }
         Write::SubmitInquiryFields { id, fields, at } => {
-            let result = sqlx::query(
+            exactly_one(sqlx::query(
                 "UPDATE inquiries SET fields = ?, field_draft = NULL, fields_submitted_at = ?, updated_at = ? \
                  WHERE id = ? AND fields_submitted_at IS NULL",
             )
@@ -425,23 +434,15 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
             .bind(to_millis(at))
             .bind(to_millis(at))
             .bind(id.as_str())
-            .execute(&mut *conn)
-            .await?;
-            if result.rows_affected() != 1 {
-                return Err(StoreError::Conflict);
-            }
+            .execute(&mut *conn).await?)?;
         }
         Write::SaveFieldDraft { id, draft } => {
-            let result = sqlx::query(
+            exactly_one(sqlx::query(
                 "UPDATE inquiries SET field_draft = ? WHERE id = ? AND fields_submitted_at IS NULL",
             )
             .bind(serde_json::to_string(&draft).map_err(corrupt)?)
             .bind(id.as_str())
-            .execute(&mut *conn)
-            .await?;
-            if result.rows_affected() != 1 {
-                return Err(StoreError::Conflict);
-            }
+            .execute(&mut *conn).await?)?;
         }
         Write::InsertSession(session) => {
             sqlx::query(
@@ -521,7 +522,7 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
                 .map(|checks| serde_json::to_string(&checks))
                 .transpose()
                 .map_err(corrupt)?;
-            let result = sqlx::query(
+            exactly_one(sqlx::query(
                 "UPDATE verifications SET status = ?, submitted_at = COALESCE(?, submitted_at), \
                  completed_at = COALESCE(?, completed_at), checks = COALESCE(?, checks) WHERE id = ? AND status = ?",
             )
@@ -531,11 +532,7 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
             .bind(checks)
             .bind(id.as_str())
             .bind(from.as_str())
-            .execute(&mut *conn)
-            .await?;
-            if result.rows_affected() != 1 {
-                return Err(StoreError::Conflict);
-            }
+            .execute(&mut *conn).await?)?;
         }
         Write::InsertEvent(event) => return insert_event(conn, event).await,
         Write::InsertAccount(account) => {
@@ -555,34 +552,29 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
             note,
             at,
         } => {
-            let result = sqlx::query(
-                "UPDATE inquiries SET fields = ?, tags = ?, note = ?, updated_at = ? \
+            exactly_one(
+                sqlx::query(
+                    "UPDATE inquiries SET fields = ?, tags = ?, note = ?, updated_at = ? \
                  WHERE id = ? AND status IN ('created', 'pending') AND redacted_at IS NULL",
-            )
-            .bind(serde_json::to_string(&fields).map_err(corrupt)?)
-            .bind(serde_json::to_string(&tags).map_err(corrupt)?)
-            .bind(note)
-            .bind(to_millis(at))
-            .bind(id.as_str())
-            .execute(&mut *conn)
-            .await?;
-            if result.rows_affected() != 1 {
-                return Err(StoreError::Conflict);
-            }
+                )
+                .bind(serde_json::to_string(&fields).map_err(corrupt)?)
+                .bind(serde_json::to_string(&tags).map_err(corrupt)?)
+                .bind(note)
+                .bind(to_millis(at))
+                .bind(id.as_str())
+                .execute(&mut *conn)
+                .await?,
+            )?;
         }
         Write::RedactInquiry { id, at } => {
-            let result = sqlx::query(
+            exactly_one(sqlx::query(
                 "UPDATE inquiries SET fields = '{}', field_draft = NULL, note = NULL, redacted_at = ?, updated_at = ? \
                  WHERE id = ? AND redacted_at IS NULL",
             )
             .bind(to_millis(at))
             .bind(to_millis(at))
             .bind(id.as_str())
-            .execute(&mut *conn)
-            .await?;
-            if result.rows_affected() != 1 {
-                return Err(StoreError::Conflict);
-            }
+            .execute(&mut *conn).await?)?;
             sqlx::query("UPDATE verifications SET extracted = NULL WHERE inquiry_id = ?")
                 .bind(id.as_str())
                 .execute(&mut *conn)
@@ -641,20 +633,19 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
             document_id,
             back_document_id,
         } => {
-            let result = sqlx::query(
-                "UPDATE verifications SET country_code = ?, id_class = ?, document_id = ?, \
+            exactly_one(
+                sqlx::query(
+                    "UPDATE verifications SET country_code = ?, id_class = ?, document_id = ?, \
                  back_document_id = ? WHERE id = ? AND status = 'created'",
-            )
-            .bind(country_code)
-            .bind(id_class)
-            .bind(document_id.as_ref().map(DocumentId::as_str))
-            .bind(back_document_id.as_ref().map(DocumentId::as_str))
-            .bind(id.as_str())
-            .execute(&mut *conn)
-            .await?;
-            if result.rows_affected() != 1 {
-                return Err(StoreError::Conflict);
-            }
+                )
+                .bind(country_code)
+                .bind(id_class)
+                .bind(document_id.as_ref().map(DocumentId::as_str))
+                .bind(back_document_id.as_ref().map(DocumentId::as_str))
+                .bind(id.as_str())
+                .execute(&mut *conn)
+                .await?,
+            )?;
         }
         Write::SetVerificationExtracted { id, sealed } => {
             sqlx::query("UPDATE verifications SET extracted = ? WHERE id = ?")
@@ -709,7 +700,7 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
             at,
         } => {
             let at = to_millis(at);
-            let result = sqlx::query(
+            exactly_one(sqlx::query(
                 "UPDATE webhooks SET url = ?, enabled_events = ?, status = ?, updated_at = ?, \
                  disabled_at = CASE WHEN ? = 'disabled' THEN COALESCE(disabled_at, ?) ELSE NULL END, \
                  last_success_at = CASE WHEN status = 'disabled' AND ? = 'enabled' THEN NULL ELSE last_success_at END \
@@ -723,20 +714,15 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
             .bind(at)
             .bind(status.as_str())
             .bind(id.as_str())
-            .execute(&mut *conn)
-            .await?;
-            if result.rows_affected() != 1 {
-                return Err(StoreError::Conflict);
-            }
+            .execute(&mut *conn).await?)?;
         }
         Write::DeleteWebhook { id } => {
-            let result = sqlx::query("DELETE FROM webhooks WHERE id = ?")
-                .bind(id.as_str())
-                .execute(&mut *conn)
-                .await?;
-            if result.rows_affected() != 1 {
-                return Err(StoreError::Conflict);
-            }
+            exactly_one(
+                sqlx::query("DELETE FROM webhooks WHERE id = ?")
+                    .bind(id.as_str())
+                    .execute(&mut *conn)
+                    .await?,
+            )?;
         }
         Write::RotateWebhookSecret {
             id,
@@ -745,7 +731,7 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
             previous_expires_at,
             at,
         } => {
-            let result = sqlx::query(
+            exactly_one(sqlx::query(
                 "UPDATE webhooks SET secret = ?, previous_secret = ?, previous_secret_expires_at = ?, updated_at = ? \
                  WHERE id = ?",
             )
@@ -754,18 +740,14 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
             .bind(to_millis(previous_expires_at))
             .bind(to_millis(at))
             .bind(id.as_str())
-            .execute(&mut *conn)
-            .await?;
-            if result.rows_affected() != 1 {
-                return Err(StoreError::Conflict);
-            }
+            .execute(&mut *conn).await?)?;
         }
         Write::DisableFailingWebhook {
             id,
             failing_since,
             at,
         } => {
-            let result = sqlx::query(
+            exactly_one(sqlx::query(
                 "UPDATE webhooks SET status = 'disabled', disabled_at = ?, updated_at = ? \
                  WHERE id = ? AND status = 'enabled' AND (last_success_at IS NULL OR last_success_at < ?)",
             )
@@ -773,11 +755,7 @@ async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreEr
             .bind(to_millis(at))
             .bind(id.as_str())
             .bind(to_millis(failing_since))
-            .execute(&mut *conn)
-            .await?;
-            if result.rows_affected() != 1 {
-                return Err(StoreError::Conflict);
-            }
+            .execute(&mut *conn).await?)?;
         }
         Write::RecordDeliveryAttempt { attempt, next } => {
             let at = to_millis(attempt.attempted_at);

@@ -68,6 +68,14 @@ if [[ $WITH_TESTS == 1 ]]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-aiosmtpd
   fi
 
+  step "gdb (Debian), so a stalled test leaves its stack traces in the test log"
+  if command -v gdb >/dev/null; then
+    ok "already installed"
+  else
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gdb
+  fi
+
   step "Playwright test runner (npm, pinned in end2end/package-lock.json)"
   if [[ -f end2end/node_modules/.package-lock.json ]] && cmp -s end2end/package-lock.json end2end/node_modules/.verity-lock 2>/dev/null; then
     ok "already installed"

@@ -7,7 +7,26 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --tests
 source scripts/env.sh
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+START=$SECONDS
+step() { printf '\n\033[1m==> %s\033[0m  (%d s so far)\n' "$*" $((SECONDS - START)); }
+
+# A test process still running after $VERITY_TEST_STALL_MINUTES minutes (default 10) has its
+# threads' stacks printed once (gdb), so a hang in CI leaves evidence of where it hangs.
+watch_for_stalls() {
+  local limit=$((${VERITY_TEST_STALL_MINUTES:-10} * 60)) reported=" "
+  command -v gdb >/dev/null || return 0
+  while sleep 30; do
+    for pid in $(pgrep -f "/target/debug/deps/" || true); do
+      local age
+      age=$(ps -o etimes= -p "$pid" 2>/dev/null | tr -d ' ') || continue
+      if [[ -n $age && $age -ge $limit && $reported != *" $pid "* ]]; then
+        reported+="$pid "
+        printf '\n!!! test process %s has run for %s s: %s\n' "$pid" "$age" "$(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null)" >&2
+        gdb -p "$pid" -batch -ex "thread apply all bt 30" 2>/dev/null | grep -E '^(Thread|#)' >&2 || true
+      fi
+    done
+  done
+}
 
 step "formatting (cargo fmt --check)"
 cargo fmt --all --check
@@ -23,7 +42,11 @@ VERITY_PYTHON=$(scripts/webhooks-venv.sh | tail -1)
 export VERITY_PYTHON
 
 step "unit and integration tests (cargo test)"
+watch_for_stalls &
+WATCHDOG=$!
+trap 'kill $WATCHDOG 2>/dev/null || true' EXIT
 cargo test --workspace --locked
+kill $WATCHDOG 2>/dev/null || true
 
 step "building the server and the site (cargo leptos build)"
 cargo leptos build

@@ -55,9 +55,13 @@ impl Response {
     }
 }
 
+/// How long one exchange may take before the test fails (instead of hanging the run).
+const EXCHANGE_LIMIT: std::time::Duration = std::time::Duration::from_secs(90);
+
 /// Writes one request while reading the answer until the server closes the connection. The
 /// server may answer (413) and close before it read a large body, so write errors are ignored
-/// and whatever arrived before a reset is kept.
+/// and whatever arrived before a reset is kept. A server that has not finished answering within
+/// [`EXCHANGE_LIMIT`] fails the test, naming the request and showing what had arrived.
 pub async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Response {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let (mut reader, mut writer) = stream.split();
@@ -65,8 +69,8 @@ pub async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Response {
         let _ = writer.write_all(request).await;
         let _ = writer.flush().await;
     };
+    let mut raw = Vec::new();
     let read = async {
-        let mut raw = Vec::new();
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
             match reader.read(&mut chunk).await {
@@ -74,9 +78,24 @@ pub async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Response {
                 Ok(n) => raw.extend_from_slice(&chunk[..n]),
             }
         }
-        raw
     };
-    let ((), raw) = tokio::join!(write, read);
+    let exchange = async { tokio::join!(write, read) };
+    if tokio::time::timeout(EXCHANGE_LIMIT, exchange)
+        .await
+        .is_err()
+    {
+        let request_line = request
+            .split(|&byte| byte == b'\r')
+            .next()
+            .unwrap_or_default();
+        let tail = &raw[raw.len().saturating_sub(400)..];
+        panic!(
+            "no complete answer to {:?} within {EXCHANGE_LIMIT:?}; {} bytes arrived, ending {:?}",
+            String::from_utf8_lossy(request_line),
+            raw.len(),
+            String::from_utf8_lossy(tail)
+        );
+    }
     parse_response(&raw)
 }
 

@@ -5,6 +5,7 @@
 //! ([`StoreError::Conflict`]). Only the lifecycle service builds status-changing writes.
 
 pub mod sqlite;
+mod sqlite_writer;
 
 use crate::records::{
     AccountRecord, ApiKeyRecord, DocumentRecord, DueDelivery, EventRecord, InquiryRecord,
@@ -33,6 +34,9 @@ pub enum StoreError {
     Conflict,
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// A statement of the writer thread failed.
+    #[error("database error: {0}")]
+    Writer(#[from] rusqlite::Error),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
     /// The store cannot take writes now (its writer stopped, or a grouped commit failed).

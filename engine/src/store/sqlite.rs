@@ -1,8 +1,9 @@
 //! The embedded default store: one SQLite file in WAL mode, migrated at start-up.
 
+use super::sqlite_writer::{self, WriteJob};
 use super::{
-    DeliveryNext, EventFilter, IdempotencyClaim, InquiryFilter, NewEvent, Page, PageRequest,
-    ReplayFrom, Store, StoreError, Write,
+    EventFilter, IdempotencyClaim, InquiryFilter, Page, PageRequest, ReplayFrom, Store, StoreError,
+    Write,
 };
 use crate::clock::{from_millis, to_millis};
 use crate::records::{
@@ -21,7 +22,7 @@ use domain::verification::VerificationStatus;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -29,8 +30,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, Notify};
 
-/// A SQLite database: a small pool for reads, and one writer task that owns the only write
-/// connection and commits concurrent batches together.
+/// A SQLite database: a small pool for reads, and one writer thread
+/// ([`super::sqlite_writer`]) that owns the only write connection and commits concurrent
+/// batches together.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -38,16 +40,6 @@ pub struct SqliteStore {
     /// Woken after a commit queued webhook deliveries.
     deliveries_queued: Arc<Notify>,
 }
-
-/// One caller's batch of writes, answered once its group has committed.
-#[derive(Debug)]
-struct WriteJob {
-    writes: Vec<Write>,
-    reply: oneshot::Sender<Result<(), StoreError>>,
-}
-
-/// How many callers' batches share one commit at most.
-const MAX_GROUP: usize = 64;
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file and runs pending migrations. A failed
@@ -127,13 +119,15 @@ impl SqliteStore {
             .run(&pool)
             .await
             .context("running SQLite migrations")?;
-        let connection = options
-            .connect()
-            .await
-            .context("opening the SQLite write connection")?;
-        let (writer, jobs) = mpsc::channel(1024);
+        let path = options.get_filename();
+        if path.as_os_str().is_empty() || path.to_string_lossy().contains(":memory:") {
+            anyhow::bail!(
+                "an in-memory SQLite database cannot be shared by the writer; use a file"
+            );
+        }
         let deliveries_queued = Arc::new(Notify::new());
-        tokio::spawn(run_writer(connection, jobs, deliveries_queued.clone()));
+        let writer = sqlite_writer::start(path, deliveries_queued.clone())
+            .context("opening the SQLite write connection")?;
         Ok(SqliteStore {
             pool,
             writer,
@@ -142,76 +136,102 @@ impl SqliteStore {
     }
 }
 
-fn corrupt(error: impl std::fmt::Display) -> StoreError {
+pub(super) fn corrupt(error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(error.to_string())
 }
 
-fn optional_time(row: &SqliteRow, column: &str) -> Result<Option<OffsetDateTime>, StoreError> {
-    Ok(row.try_get::<Option<i64>, _>(column)?.map(from_millis))
+/// Column access shared by the pool's rows (sqlx) and the writer's rows (rusqlite), so a record
+/// is read the same way on both sides.
+pub(super) trait Columns {
+    fn text(&self, column: &str) -> Result<String, StoreError>;
+    fn optional_text(&self, column: &str) -> Result<Option<String>, StoreError>;
+    fn integer(&self, column: &str) -> Result<i64, StoreError>;
+    fn optional_integer(&self, column: &str) -> Result<Option<i64>, StoreError>;
 }
 
-fn inquiry_from_row(row: &SqliteRow) -> Result<InquiryRecord, StoreError> {
-    let fields: String = row.try_get("fields")?;
-    let field_draft: Option<String> = row.try_get("field_draft")?;
+impl Columns for SqliteRow {
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn optional_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn integer(&self, column: &str) -> Result<i64, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn optional_integer(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+}
+
+fn optional_time<R: Columns>(row: &R, column: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+    Ok(row.optional_integer(column)?.map(from_millis))
+}
+
+fn time_at<R: Columns>(row: &R, column: &str) -> Result<OffsetDateTime, StoreError> {
+    Ok(from_millis(row.integer(column)?))
+}
+
+pub(super) fn inquiry_from_row<R: Columns>(row: &R) -> Result<InquiryRecord, StoreError> {
     Ok(InquiryRecord {
-        id: InquiryId::parse(row.try_get("id")?).map_err(corrupt)?,
-        template_id: TemplateId::parse(row.try_get("template_id")?).map_err(corrupt)?,
-        template_version_id: TemplateVersionId::parse(row.try_get("template_version_id")?)
+        id: InquiryId::parse(&row.text("id")?).map_err(corrupt)?,
+        template_id: TemplateId::parse(&row.text("template_id")?).map_err(corrupt)?,
+        template_version_id: TemplateVersionId::parse(&row.text("template_version_id")?)
             .map_err(corrupt)?,
-        status: InquiryStatus::parse(row.try_get("status")?).map_err(corrupt)?,
-        reference_id: row.try_get("reference_id")?,
+        status: InquiryStatus::parse(&row.text("status")?).map_err(corrupt)?,
+        reference_id: row.optional_text("reference_id")?,
         account_id: row
-            .try_get::<Option<&str>, _>("account_id")?
+            .optional_text("account_id")?
+            .as_deref()
             .map(AccountId::parse)
             .transpose()
             .map_err(corrupt)?,
-        note: row.try_get("note")?,
-        tags: serde_json::from_str(row.try_get("tags")?).map_err(corrupt)?,
-        redirect_uri: row.try_get("redirect_uri")?,
-        fields: serde_json::from_str(&fields).map_err(corrupt)?,
-        field_draft: field_draft
+        note: row.optional_text("note")?,
+        tags: serde_json::from_str(&row.text("tags")?).map_err(corrupt)?,
+        redirect_uri: row.optional_text("redirect_uri")?,
+        fields: serde_json::from_str(&row.text("fields")?).map_err(corrupt)?,
+        field_draft: row
+            .optional_text("field_draft")?
             .as_deref()
             .map(serde_json::from_str)
             .transpose()
             .map_err(corrupt)?,
         fields_submitted_at: optional_time(row, "fields_submitted_at")?,
-        created_at: from_millis(row.try_get("created_at")?),
+        created_at: time_at(row, "created_at")?,
         started_at: optional_time(row, "started_at")?,
         completed_at: optional_time(row, "completed_at")?,
         failed_at: optional_time(row, "failed_at")?,
         expired_at: optional_time(row, "expired_at")?,
         decisioned_at: optional_time(row, "decisioned_at")?,
         redacted_at: optional_time(row, "redacted_at")?,
-        expires_at: from_millis(row.try_get("expires_at")?),
-        updated_at: from_millis(row.try_get("updated_at")?),
+        expires_at: time_at(row, "expires_at")?,
+        updated_at: time_at(row, "updated_at")?,
     })
 }
 
-fn verification_from_row(row: &SqliteRow) -> Result<VerificationRecord, StoreError> {
-    let checks: String = row.try_get("checks")?;
-    let document_id: Option<&str> = row.try_get("document_id")?;
-    Ok(VerificationRecord {
-        id: VerificationId::parse(row.try_get("id")?).map_err(corrupt)?,
-        inquiry_id: InquiryId::parse(row.try_get("inquiry_id")?).map_err(corrupt)?,
-        kind: row.try_get("kind")?,
-        attempt: u32::try_from(row.try_get::<i64, _>("attempt")?).map_err(corrupt)?,
-        status: VerificationStatus::parse(row.try_get("status")?).map_err(corrupt)?,
-        document_id: document_id
+pub(super) fn verification_from_row<R: Columns>(row: &R) -> Result<VerificationRecord, StoreError> {
+    let document_id = |column: &str| -> Result<Option<DocumentId>, StoreError> {
+        row.optional_text(column)?
+            .as_deref()
             .map(DocumentId::parse)
             .transpose()
-            .map_err(corrupt)?,
-        checks: serde_json::from_str(&checks).map_err(corrupt)?,
-        created_at: from_millis(row.try_get("created_at")?),
+            .map_err(corrupt)
+    };
+    Ok(VerificationRecord {
+        id: VerificationId::parse(&row.text("id")?).map_err(corrupt)?,
+        inquiry_id: InquiryId::parse(&row.text("inquiry_id")?).map_err(corrupt)?,
+        kind: row.text("kind")?,
+        attempt: u32::try_from(row.integer("attempt")?).map_err(corrupt)?,
+        status: VerificationStatus::parse(&row.text("status")?).map_err(corrupt)?,
+        document_id: document_id("document_id")?,
+        checks: serde_json::from_str(&row.text("checks")?).map_err(corrupt)?,
+        created_at: time_at(row, "created_at")?,
         submitted_at: optional_time(row, "submitted_at")?,
         completed_at: optional_time(row, "completed_at")?,
-        country_code: row.try_get("country_code")?,
-        id_class: row.try_get("id_class")?,
-        back_document_id: row
-            .try_get::<Option<&str>, _>("back_document_id")?
-            .map(DocumentId::parse)
-            .transpose()
-            .map_err(corrupt)?,
-        extracted_sealed: row.try_get("extracted")?,
+        country_code: row.optional_text("country_code")?,
+        id_class: row.optional_text("id_class")?,
+        back_document_id: document_id("back_document_id")?,
+        extracted_sealed: row.optional_text("extracted")?,
     })
 }
 
@@ -230,25 +250,7 @@ fn document_from_row(row: &SqliteRow) -> Result<DocumentRecord, StoreError> {
 }
 
 /// What replaying an idempotency key answers once the resource it created was redacted.
-const REDACTED_REPLAY_BODY: &str = r#"{"errors":[{"status":"410","code":"redacted","title":"Redacted","detail":"The response stored for this Idempotency-Key was erased when its inquiry was redacted."}]}"#;
-
-/// A guarded write must touch exactly one row; otherwise the row was not in the state it
-/// expected and the whole batch is refused.
-fn exactly_one(result: sqlx::sqlite::SqliteQueryResult) -> Result<(), StoreError> {
-    if result.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict)
-    }
-}
-
-/// A unique-constraint violation means another writer got there first.
-fn unique_as_conflict(error: sqlx::Error) -> StoreError {
-    match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
-        _ => StoreError::Database(error),
-    }
-}
+pub(super) const REDACTED_REPLAY_BODY: &str = r#"{"errors":[{"status":"410","code":"redacted","title":"Redacted","detail":"The response stored for this Idempotency-Key was erased when its inquiry was redacted."}]}"#;
 
 fn api_key_from_row(row: &SqliteRow) -> Result<ApiKeyRecord, StoreError> {
     Ok(ApiKeyRecord {
@@ -273,11 +275,11 @@ fn account_from_row(row: &SqliteRow) -> Result<AccountRecord, StoreError> {
 
 /// The stored payload of an event: its object's snapshot and the status it left.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct StoredEventPayload {
+pub(super) struct StoredEventPayload {
     #[serde(default)]
-    object: Option<ObjectSnapshot>,
+    pub object: Option<ObjectSnapshot>,
     #[serde(default, rename = "previous-status")]
-    previous_status: Option<String>,
+    pub previous_status: Option<String>,
 }
 
 fn event_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError> {
@@ -300,15 +302,15 @@ fn event_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError> {
     })
 }
 
-fn webhook_from_row(row: &SqliteRow) -> Result<WebhookRecord, StoreError> {
+pub(super) fn webhook_from_row<R: Columns>(row: &R) -> Result<WebhookRecord, StoreError> {
     Ok(WebhookRecord {
-        id: WebhookId::parse(row.try_get("id")?).map_err(corrupt)?,
-        url: row.try_get("url")?,
-        enabled_events: serde_json::from_str(row.try_get("enabled_events")?).map_err(corrupt)?,
-        status: WebhookStatus::parse(row.try_get("status")?)
+        id: WebhookId::parse(&row.text("id")?).map_err(corrupt)?,
+        url: row.text("url")?,
+        enabled_events: serde_json::from_str(&row.text("enabled_events")?).map_err(corrupt)?,
+        status: WebhookStatus::parse(&row.text("status")?)
             .ok_or_else(|| corrupt("unknown webhook status"))?,
-        created_at: from_millis(row.try_get("created_at")?),
-        updated_at: from_millis(row.try_get("updated_at")?),
+        created_at: time_at(row, "created_at")?,
+        updated_at: time_at(row, "updated_at")?,
         disabled_at: optional_time(row, "disabled_at")?,
     })
 }
@@ -366,7 +368,7 @@ fn finish_page<T>(mut items: Vec<T>, page: &PageRequest) -> Page<T> {
 }
 
 /// The column stamped when an inquiry enters `status`.
-fn inquiry_time_column(status: InquiryStatus) -> Option<&'static str> {
+pub(super) fn inquiry_time_column(status: InquiryStatus) -> Option<&'static str> {
     match status {
         InquiryStatus::Created => None,
         InquiryStatus::Pending => Some("started_at"),
@@ -380,584 +382,6 @@ fn inquiry_time_column(status: InquiryStatus) -> Option<&'static str> {
 }
 
 /// Applies one write; returns how many webhook deliveries it queued.
-async fn apply(conn: &mut SqliteConnection, write: Write) -> Result<u64, StoreError> {
-    match write {
-        Write::InsertInquiry(inquiry) => {
-            sqlx::query(
-                "INSERT INTO inquiries (id, template_id, template_version_id, status, reference_id, fields, \
-                 created_at, expires_at, updated_at, account_id, note, tags, redirect_uri) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(inquiry.id.as_str())
-            .bind(inquiry.template_id.as_str())
-            .bind(inquiry.template_version_id.as_str())
-            .bind(inquiry.status.as_str())
-            .bind(inquiry.reference_id.as_deref())
-            .bind(serde_json::to_string(&inquiry.fields).map_err(corrupt)?)
-            .bind(to_millis(inquiry.created_at))
-            .bind(to_millis(inquiry.expires_at))
-            .bind(to_millis(inquiry.updated_at))
-            .bind(inquiry.account_id.as_ref().map(AccountId::as_str))
-            .bind(inquiry.note.as_deref())
-            .bind(serde_json::to_string(&inquiry.tags).map_err(corrupt)?)
-            .bind(inquiry.redirect_uri.as_deref())
-            .execute(&mut *conn)
-            .await?;
-        }
-        Write::TransitionInquiry { id, from, to, at } => {
-            let sql = match inquiry_time_column(to) {
-                Some("started_at") => "UPDATE inquiries SET status = ?, updated_at = ?, started_at = ? WHERE id = ? AND status = ?",
-                Some("completed_at") => "UPDATE inquiries SET status = ?, updated_at = ?, completed_at = ? WHERE id = ? AND status = ?",
-                Some("failed_at") => "UPDATE inquiries SET status = ?, updated_at = ?, failed_at = ? WHERE id = ? AND status = ?",
-                Some("expired_at") => "UPDATE inquiries SET status = ?, updated_at = ?, expired_at = ? WHERE id = ? AND status = ?",
-                Some(_) => "UPDATE inquiries SET status = ?, updated_at = ?, decisioned_at = ? WHERE id = ? AND status = ?",
-                None => return Err(StoreError::Corrupt(format!("no transition enters {to}"))),
-            };
-            let at = to_millis(at);
-            exactly_one(
-                sqlx::query(sql)
-                    .bind(to.as_str())
-                    .bind(at)
-                    .bind(at)
-                    .bind(id.as_str())
-                    .bind(from.as_str())
-                    .execute(&mut *conn)
-                    .await?,
-            )?;
-        }
-        Write::SubmitInquiryFields { id, fields, at } => {
-            exactly_one(sqlx::query(
-                "UPDATE inquiries SET fields = ?, field_draft = NULL, fields_submitted_at = ?, updated_at = ? \
-                 WHERE id = ? AND fields_submitted_at IS NULL",
-            )
-            .bind(serde_json::to_string(&fields).map_err(corrupt)?)
-            .bind(to_millis(at))
-            .bind(to_millis(at))
-            .bind(id.as_str())
-            .execute(&mut *conn).await?)?;
-        }
-        Write::SaveFieldDraft { id, draft } => {
-            exactly_one(sqlx::query(
-                "UPDATE inquiries SET field_draft = ? WHERE id = ? AND fields_submitted_at IS NULL",
-            )
-            .bind(serde_json::to_string(&draft).map_err(corrupt)?)
-            .bind(id.as_str())
-            .execute(&mut *conn).await?)?;
-        }
-        Write::InsertSession(session) => {
-            sqlx::query(
-                "INSERT INTO inquiry_sessions (id, inquiry_id, token_hash, created_at, expires_at, revoked_at) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(session.id.as_str())
-            .bind(session.inquiry_id.as_str())
-            .bind(&session.token_hash)
-            .bind(to_millis(session.created_at))
-            .bind(to_millis(session.expires_at))
-            .bind(session.revoked_at.map(to_millis))
-            .execute(&mut *conn)
-            .await?;
-        }
-        Write::InsertDocument(document) => {
-            sqlx::query(
-                "INSERT INTO documents (id, inquiry_id, kind, side, object_key, content_type, byte_size, sha256, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(document.id.as_str())
-            .bind(document.inquiry_id.as_str())
-            .bind(&document.kind)
-            .bind(&document.side)
-            .bind(&document.object_key)
-            .bind(&document.content_type)
-            .bind(i64::try_from(document.byte_size).map_err(corrupt)?)
-            .bind(&document.sha256)
-            .bind(to_millis(document.created_at))
-            .execute(&mut *conn)
-            .await?;
-        }
-        Write::InsertVerification(verification) => {
-            let inserted = sqlx::query(
-                "INSERT INTO verifications (id, inquiry_id, kind, attempt, status, document_id, checks, created_at, \
-                 submitted_at, completed_at, country_code, id_class, back_document_id, extracted) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (inquiry_id, kind, attempt) DO NOTHING",
-            )
-            .bind(verification.id.as_str())
-            .bind(verification.inquiry_id.as_str())
-            .bind(&verification.kind)
-            .bind(i64::from(verification.attempt))
-            .bind(verification.status.as_str())
-            .bind(verification.document_id.as_ref().map(DocumentId::as_str))
-            .bind(serde_json::to_string(&verification.checks).map_err(corrupt)?)
-            .bind(to_millis(verification.created_at))
-            .bind(verification.submitted_at.map(to_millis))
-            .bind(verification.completed_at.map(to_millis))
-            .bind(verification.country_code.as_deref())
-            .bind(verification.id_class.as_deref())
-            .bind(verification.back_document_id.as_ref().map(DocumentId::as_str))
-            .bind(verification.extracted_sealed.as_deref())
-            .execute(&mut *conn)
-            .await?;
-            if inserted.rows_affected() != 1 {
-                // Another submission took this attempt number first.
-                return Err(StoreError::Conflict);
-            }
-        }
-        Write::TransitionVerification {
-            id,
-            from,
-            to,
-            at,
-            checks,
-        } => {
-            let at = to_millis(at);
-            let (submitted_at, completed_at) = match to {
-                VerificationStatus::Submitted => (Some(at), None),
-                VerificationStatus::Passed
-                | VerificationStatus::Failed
-                | VerificationStatus::Canceled => (None, Some(at)),
-                VerificationStatus::Created => (None, None),
-            };
-            let checks = checks
-                .map(|checks| serde_json::to_string(&checks))
-                .transpose()
-                .map_err(corrupt)?;
-            exactly_one(sqlx::query(
-                "UPDATE verifications SET status = ?, submitted_at = COALESCE(?, submitted_at), \
-                 completed_at = COALESCE(?, completed_at), checks = COALESCE(?, checks) WHERE id = ? AND status = ?",
-            )
-            .bind(to.as_str())
-            .bind(submitted_at)
-            .bind(completed_at)
-            .bind(checks)
-            .bind(id.as_str())
-            .bind(from.as_str())
-            .execute(&mut *conn).await?)?;
-        }
-        Write::InsertEvent(event) => return insert_event(conn, event).await,
-        Write::InsertAccount(account) => {
-            sqlx::query("INSERT INTO accounts (id, reference_id, created_at, updated_at) VALUES (?, ?, ?, ?)")
-                .bind(account.id.as_str())
-                .bind(account.reference_id.as_deref())
-                .bind(to_millis(account.created_at))
-                .bind(to_millis(account.updated_at))
-                .execute(&mut *conn)
-                .await
-                .map_err(unique_as_conflict)?;
-        }
-        Write::UpdateInquiryAttributes {
-            id,
-            fields,
-            tags,
-            note,
-            at,
-        } => {
-            exactly_one(
-                sqlx::query(
-                    "UPDATE inquiries SET fields = ?, tags = ?, note = ?, updated_at = ? \
-                 WHERE id = ? AND status IN ('created', 'pending') AND redacted_at IS NULL",
-                )
-                .bind(serde_json::to_string(&fields).map_err(corrupt)?)
-                .bind(serde_json::to_string(&tags).map_err(corrupt)?)
-                .bind(note)
-                .bind(to_millis(at))
-                .bind(id.as_str())
-                .execute(&mut *conn)
-                .await?,
-            )?;
-        }
-        Write::RedactInquiry { id, at } => {
-            exactly_one(sqlx::query(
-                "UPDATE inquiries SET fields = '{}', field_draft = NULL, note = NULL, redacted_at = ?, updated_at = ? \
-                 WHERE id = ? AND redacted_at IS NULL",
-            )
-            .bind(to_millis(at))
-            .bind(to_millis(at))
-            .bind(id.as_str())
-            .execute(&mut *conn).await?)?;
-            sqlx::query("UPDATE verifications SET extracted = NULL WHERE inquiry_id = ?")
-                .bind(id.as_str())
-                .execute(&mut *conn)
-                .await?;
-            // The snapshots in its events (and so in deliveries not yet sent) lose it too.
-            sqlx::query(
-                "UPDATE events SET payload = json_set(payload, '$.object.inquiry.fields', json('{}'), \
-                 '$.object.inquiry.field_draft', NULL, '$.object.inquiry.note', NULL) \
-                 WHERE inquiry_id = ? AND object_type = 'inquiry'",
-            )
-            .bind(id.as_str())
-            .execute(&mut *conn)
-            .await?;
-        }
-        Write::EraseIdempotentResponses { resource_id } => {
-            sqlx::query(
-                "UPDATE idempotency_keys SET response_status = 410, response_body = ? WHERE resource_id = ?",
-            )
-            .bind(REDACTED_REPLAY_BODY.as_bytes())
-            .bind(resource_id)
-            .execute(&mut *conn)
-            .await?;
-        }
-        Write::RevokeSessions { inquiry_id, at } => {
-            sqlx::query("UPDATE inquiry_sessions SET revoked_at = ? WHERE inquiry_id = ? AND revoked_at IS NULL")
-                .bind(to_millis(at))
-                .bind(inquiry_id.as_str())
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query(
-                "UPDATE one_time_links SET used_at = ? WHERE inquiry_id = ? AND used_at IS NULL",
-            )
-            .bind(to_millis(at))
-            .bind(inquiry_id.as_str())
-            .execute(&mut *conn)
-            .await?;
-        }
-        Write::InsertOneTimeLink {
-            code_hash,
-            inquiry_id,
-            created_at,
-            expires_at,
-        } => {
-            sqlx::query("INSERT INTO one_time_links (code_hash, inquiry_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
-                .bind(code_hash)
-                .bind(inquiry_id.as_str())
-                .bind(to_millis(created_at))
-                .bind(to_millis(expires_at))
-                .execute(&mut *conn)
-                .await?;
-        }
-        Write::SetPendingGovernmentId {
-            id,
-            country_code,
-            id_class,
-            document_id,
-            back_document_id,
-        } => {
-            exactly_one(
-                sqlx::query(
-                    "UPDATE verifications SET country_code = ?, id_class = ?, document_id = ?, \
-                 back_document_id = ? WHERE id = ? AND status = 'created'",
-                )
-                .bind(country_code)
-                .bind(id_class)
-                .bind(document_id.as_ref().map(DocumentId::as_str))
-                .bind(back_document_id.as_ref().map(DocumentId::as_str))
-                .bind(id.as_str())
-                .execute(&mut *conn)
-                .await?,
-            )?;
-        }
-        Write::SetVerificationExtracted { id, sealed } => {
-            sqlx::query("UPDATE verifications SET extracted = ? WHERE id = ?")
-                .bind(sealed)
-                .bind(id.as_str())
-                .execute(&mut *conn)
-                .await?;
-        }
-        Write::CompleteIdempotencyKey {
-            api_key_id,
-            key,
-            status,
-            body,
-            resource_id,
-        } => {
-            sqlx::query(
-                "UPDATE idempotency_keys SET response_status = ?, response_body = ?, resource_id = ? \
-                 WHERE api_key_id = ? AND idempotency_key = ?",
-            )
-            .bind(i64::from(status))
-            .bind(body)
-            .bind(resource_id)
-            .bind(api_key_id.as_str())
-            .bind(key)
-            .execute(&mut *conn)
-            .await?;
-        }
-        Write::InsertWebhook {
-            webhook,
-            sealed_secret,
-        } => {
-            sqlx::query(
-                "INSERT INTO webhooks (id, url, enabled_events, status, secret, created_at, updated_at, disabled_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(webhook.id.as_str())
-            .bind(&webhook.url)
-            .bind(serde_json::to_string(&webhook.enabled_events).map_err(corrupt)?)
-            .bind(webhook.status.as_str())
-            .bind(sealed_secret)
-            .bind(to_millis(webhook.created_at))
-            .bind(to_millis(webhook.updated_at))
-            .bind(webhook.disabled_at.map(to_millis))
-            .execute(&mut *conn)
-            .await?;
-        }
-        Write::UpdateWebhook {
-            id,
-            url,
-            enabled_events,
-            status,
-            at,
-        } => {
-            let at = to_millis(at);
-            exactly_one(sqlx::query(
-                "UPDATE webhooks SET url = ?, enabled_events = ?, status = ?, updated_at = ?, \
-                 disabled_at = CASE WHEN ? = 'disabled' THEN COALESCE(disabled_at, ?) ELSE NULL END, \
-                 last_success_at = CASE WHEN status = 'disabled' AND ? = 'enabled' THEN NULL ELSE last_success_at END \
-                 WHERE id = ?",
-            )
-            .bind(url)
-            .bind(serde_json::to_string(&enabled_events).map_err(corrupt)?)
-            .bind(status.as_str())
-            .bind(at)
-            .bind(status.as_str())
-            .bind(at)
-            .bind(status.as_str())
-            .bind(id.as_str())
-            .execute(&mut *conn).await?)?;
-        }
-        Write::DeleteWebhook { id } => {
-            exactly_one(
-                sqlx::query("DELETE FROM webhooks WHERE id = ?")
-                    .bind(id.as_str())
-                    .execute(&mut *conn)
-                    .await?,
-            )?;
-        }
-        Write::RotateWebhookSecret {
-            id,
-            sealed_secret,
-            sealed_previous,
-            previous_expires_at,
-            at,
-        } => {
-            exactly_one(sqlx::query(
-                "UPDATE webhooks SET secret = ?, previous_secret = ?, previous_secret_expires_at = ?, updated_at = ? \
-                 WHERE id = ?",
-            )
-            .bind(sealed_secret)
-            .bind(sealed_previous)
-            .bind(to_millis(previous_expires_at))
-            .bind(to_millis(at))
-            .bind(id.as_str())
-            .execute(&mut *conn).await?)?;
-        }
-        Write::DisableFailingWebhook {
-            id,
-            failing_since,
-            at,
-        } => {
-            exactly_one(sqlx::query(
-                "UPDATE webhooks SET status = 'disabled', disabled_at = ?, updated_at = ? \
-                 WHERE id = ? AND status = 'enabled' AND (last_success_at IS NULL OR last_success_at < ?)",
-            )
-            .bind(to_millis(at))
-            .bind(to_millis(at))
-            .bind(id.as_str())
-            .bind(to_millis(failing_since))
-            .execute(&mut *conn).await?)?;
-        }
-        Write::RecordDeliveryAttempt { attempt, next } => {
-            let at = to_millis(attempt.attempted_at);
-            let updated = match next {
-                DeliveryNext::Succeeded => sqlx::query(
-                    "UPDATE webhook_deliveries SET status = 'succeeded', attempts = ?, claimed_until = NULL, \
-                     first_attempt_at = COALESCE(first_attempt_at, ?), completed_at = ? WHERE id = ?",
-                )
-                .bind(i64::from(attempt.attempt))
-                .bind(at)
-                .bind(at)
-                .bind(attempt.delivery_id),
-                DeliveryNext::RetryAt(next_at) => sqlx::query(
-                    "UPDATE webhook_deliveries SET attempts = ?, claimed_until = NULL, next_attempt_at = ?, \
-                     first_attempt_at = COALESCE(first_attempt_at, ?) WHERE id = ?",
-                )
-                .bind(i64::from(attempt.attempt))
-                .bind(to_millis(next_at))
-                .bind(at)
-                .bind(attempt.delivery_id),
-                DeliveryNext::GiveUp => sqlx::query(
-                    "UPDATE webhook_deliveries SET status = 'failed', attempts = ?, claimed_until = NULL, \
-                     first_attempt_at = COALESCE(first_attempt_at, ?), completed_at = ? WHERE id = ?",
-                )
-                .bind(i64::from(attempt.attempt))
-                .bind(at)
-                .bind(at)
-                .bind(attempt.delivery_id),
-            }
-            .execute(&mut *conn)
-            .await?;
-            if updated.rows_affected() == 1 {
-                sqlx::query(
-                    "INSERT INTO webhook_attempts (id, webhook_id, delivery_id, event_id, event_name, attempt, \
-                     attempted_at, status_code, latency_ms, error, succeeded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(attempt.id.as_str())
-                .bind(attempt.webhook_id.as_str())
-                .bind(attempt.delivery_id)
-                .bind(attempt.event_id.as_str())
-                .bind(&attempt.event_name)
-                .bind(i64::from(attempt.attempt))
-                .bind(at)
-                .bind(attempt.status_code.map(i64::from))
-                .bind(i64::try_from(attempt.latency_ms).unwrap_or(i64::MAX))
-                .bind(attempt.error.as_deref())
-                .bind(attempt.succeeded)
-                .execute(&mut *conn)
-                .await?;
-                if next == DeliveryNext::Succeeded {
-                    sqlx::query(
-                        "UPDATE webhooks SET last_success_at = MAX(COALESCE(last_success_at, 0), ?) WHERE id = ?",
-                    )
-                    .bind(at)
-                    .bind(attempt.webhook_id.as_str())
-                    .execute(&mut *conn)
-                    .await?;
-                }
-            }
-        }
-    }
-    Ok(0)
-}
-
-/// The object an event is about, as this transaction has it now.
-async fn snapshot_of(
-    conn: &mut SqliteConnection,
-    object_type: &str,
-    object_id: &str,
-) -> Result<Option<ObjectSnapshot>, StoreError> {
-    type Snapshot = fn(&SqliteRow) -> Result<ObjectSnapshot, StoreError>;
-    let (sql, map): (&str, Snapshot) = match object_type {
-        "inquiry" => ("SELECT * FROM inquiries WHERE id = ?", |row| {
-            inquiry_from_row(row).map(|r| ObjectSnapshot::Inquiry(Box::new(r)))
-        }),
-        "verification" => ("SELECT * FROM verifications WHERE id = ?", |row| {
-            verification_from_row(row).map(|r| ObjectSnapshot::Verification(Box::new(r)))
-        }),
-        "webhook" => ("SELECT * FROM webhooks WHERE id = ?", |row| {
-            webhook_from_row(row).map(|r| ObjectSnapshot::Webhook(Box::new(r)))
-        }),
-        _ => return Ok(None),
-    };
-    let row = sqlx::query(sql)
-        .bind(object_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(map).transpose()
-}
-
-/// Appends an event with its object's snapshot and queues it for every enabled webhook that
-/// subscribes to its name; returns how many deliveries it queued.
-async fn insert_event(conn: &mut SqliteConnection, event: NewEvent) -> Result<u64, StoreError> {
-    let payload = StoredEventPayload {
-        object: snapshot_of(conn, event.object_type, &event.object_id).await?,
-        previous_status: event.previous_status.map(str::to_owned),
-    };
-    sqlx::query(
-        "INSERT INTO events (id, name, object_type, object_id, inquiry_id, sequence, payload, created_at) \
-         VALUES (?, ?, ?, ?, ?, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM events WHERE object_id = ?), ?, ?)",
-    )
-    .bind(event.id.as_str())
-    .bind(event.name)
-    .bind(event.object_type)
-    .bind(&event.object_id)
-    .bind(event.inquiry_id.as_ref().map(InquiryId::as_str))
-    .bind(&event.object_id)
-    .bind(serde_json::to_string(&payload).map_err(corrupt)?)
-    .bind(to_millis(event.created_at))
-    .execute(&mut *conn)
-    .await?;
-    let queued = sqlx::query(
-        "INSERT INTO webhook_deliveries (webhook_id, event_id, status, next_attempt_at, created_at) \
-         SELECT id, ?, 'pending', ?, ? FROM webhooks WHERE status = 'enabled' \
-         AND EXISTS (SELECT 1 FROM json_each(webhooks.enabled_events) WHERE value IN ('*', ?))",
-    )
-    .bind(event.id.as_str())
-    .bind(to_millis(event.created_at))
-    .bind(to_millis(event.created_at))
-    .bind(event.name)
-    .execute(&mut *conn)
-    .await?;
-    Ok(queued.rows_affected())
-}
-
-/// Takes whatever batches are waiting (up to [`MAX_GROUP`]) and commits them in one
-/// transaction, each inside its own savepoint: a batch whose guard fails is rolled back alone
-/// and answered `Conflict`, the others commit. Grouping saves a lock hand-off, a WAL sync and a
-/// checkpoint share per request, and no writer of this process ever waits on SQLite's busy timer.
-async fn run_writer(
-    mut conn: SqliteConnection,
-    mut jobs: mpsc::Receiver<WriteJob>,
-    deliveries_queued: Arc<Notify>,
-) {
-    while let Some(first) = jobs.recv().await {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match jobs.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        let batches: Vec<Vec<Write>> = group
-            .iter_mut()
-            .map(|job| std::mem::take(&mut job.writes))
-            .collect();
-        match commit_group(&mut conn, batches).await {
-            Ok((outcomes, queued)) => {
-                if queued > 0 {
-                    deliveries_queued.notify_one();
-                }
-                for (job, outcome) in group.into_iter().zip(outcomes) {
-                    let _ = job.reply.send(outcome);
-                }
-            }
-            Err(error) => {
-                let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
-                tracing::error!(error = %error, grouped = group.len(), "a grouped SQLite commit failed");
-                for job in group {
-                    let _ = job.reply.send(Err(StoreError::Unavailable(format!(
-                        "the commit failed: {error}"
-                    ))));
-                }
-            }
-        }
-    }
-}
-
-/// Commits the batches in one transaction; returns each batch's outcome and how many webhook
-/// deliveries the committed batches queued.
-async fn commit_group(
-    conn: &mut SqliteConnection,
-    batches: Vec<Vec<Write>>,
-) -> Result<(Vec<Result<(), StoreError>>, u64), sqlx::Error> {
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    let mut outcomes = Vec::with_capacity(batches.len());
-    let mut queued = 0;
-    for writes in batches {
-        sqlx::query("SAVEPOINT batch").execute(&mut *conn).await?;
-        let mut outcome = Ok(());
-        let mut batch_queued = 0;
-        for write in writes {
-            match apply(conn, write).await {
-                Ok(count) => batch_queued += count,
-                Err(error) => {
-                    outcome = Err(error);
-                    break;
-                }
-            }
-        }
-        if outcome.is_err() {
-            sqlx::query("ROLLBACK TO batch").execute(&mut *conn).await?;
-        } else {
-            queued += batch_queued;
-        }
-        sqlx::query("RELEASE batch").execute(&mut *conn).await?;
-        outcomes.push(outcome);
-    }
-    sqlx::query("COMMIT").execute(&mut *conn).await?;
-    Ok((outcomes, queued))
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {

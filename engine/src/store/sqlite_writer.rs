@@ -1,0 +1,682 @@
+//! The SQLite writer: one OS thread owning the only write connection (rusqlite, prepared
+//! statements cached), committing the batches that are waiting together in one transaction.
+
+use super::sqlite::{
+    corrupt, inquiry_from_row, verification_from_row, webhook_from_row, Columns,
+    REDACTED_REPLAY_BODY,
+};
+use super::{DeliveryNext, NewEvent, StoreError, Write};
+use crate::clock::to_millis;
+use crate::records::ObjectSnapshot;
+use domain::ids::{AccountId, DocumentId};
+use domain::inquiry::InquiryStatus;
+use domain::verification::VerificationStatus;
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// One caller's batch of writes, answered once its group has committed.
+#[derive(Debug)]
+pub(super) struct WriteJob {
+    pub writes: Vec<Write>,
+    pub reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// How many callers' batches share one commit at most.
+const MAX_GROUP: usize = 64;
+
+/// Distinct statements the writer prepares; all of them stay cached.
+const STATEMENT_CACHE: usize = 64;
+
+impl Columns for rusqlite::Row<'_> {
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        self.get(column).map_err(corrupt)
+    }
+    fn optional_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        self.get(column).map_err(corrupt)
+    }
+    fn integer(&self, column: &str) -> Result<i64, StoreError> {
+        self.get(column).map_err(corrupt)
+    }
+    fn optional_integer(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        self.get(column).map_err(corrupt)
+    }
+}
+
+/// Opens the write connection to the (already migrated) database file and starts the writer
+/// thread; returns the queue it takes jobs from.
+pub(super) fn start(
+    path: &Path,
+    deliveries_queued: Arc<Notify>,
+) -> anyhow::Result<mpsc::Sender<WriteJob>> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    let (writer, jobs) = mpsc::channel(1024);
+    std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || run_writer(conn, jobs, &deliveries_queued))?;
+    Ok(writer)
+}
+
+/// Takes whatever batches are waiting (up to [`MAX_GROUP`]) and commits them in one
+/// transaction, each inside its own savepoint: a batch whose guard fails is rolled back alone
+/// and answered `Conflict`, the others commit. Grouping saves a lock hand-off, a WAL sync and a
+/// checkpoint share per request, and no writer of this process ever waits on SQLite's busy timer.
+/// Ends when every sender is gone.
+fn run_writer(
+    mut conn: Connection,
+    mut jobs: mpsc::Receiver<WriteJob>,
+    deliveries_queued: &Notify,
+) {
+    while let Some(first) = jobs.blocking_recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let batches: Vec<Vec<Write>> = group
+            .iter_mut()
+            .map(|job| std::mem::take(&mut job.writes))
+            .collect();
+        match commit_group(&mut conn, batches) {
+            Ok((outcomes, queued)) => {
+                if queued > 0 {
+                    deliveries_queued.notify_one();
+                }
+                for (job, outcome) in group.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(outcome);
+                }
+            }
+            Err(error) => {
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                tracing::error!(error = %error, grouped = group.len(), "a grouped SQLite commit failed");
+                for job in group {
+                    let _ = job.reply.send(Err(StoreError::Unavailable(format!(
+                        "the commit failed: {error}"
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+/// Commits the batches in one transaction; returns each batch's outcome and how many webhook
+/// deliveries the committed batches queued.
+fn commit_group(
+    conn: &mut Connection,
+    batches: Vec<Vec<Write>>,
+) -> Result<(Vec<Result<(), StoreError>>, u64), rusqlite::Error> {
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    let mut outcomes = Vec::with_capacity(batches.len());
+    let mut queued = 0;
+    for writes in batches {
+        conn.prepare_cached("SAVEPOINT batch")?.execute([])?;
+        let mut outcome = Ok(());
+        let mut batch_queued = 0;
+        for write in writes {
+            match apply(conn, write) {
+                Ok(count) => batch_queued += count,
+                Err(error) => {
+                    outcome = Err(error);
+                    break;
+                }
+            }
+        }
+        if outcome.is_err() {
+            conn.prepare_cached("ROLLBACK TO batch")?.execute([])?;
+        } else {
+            queued += batch_queued;
+        }
+        conn.prepare_cached("RELEASE batch")?.execute([])?;
+        outcomes.push(outcome);
+    }
+    conn.prepare_cached("COMMIT")?.execute([])?;
+    Ok((outcomes, queued))
+}
+
+/// Runs `sql` with `params`; returns how many rows it changed.
+fn run(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
+    Ok(conn.prepare_cached(sql)?.execute(params)?)
+}
+
+/// A guarded write must touch exactly one row; otherwise the row was not in the state it
+/// expected and the whole batch is refused.
+fn exactly_one(changed: usize) -> Result<(), StoreError> {
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict)
+    }
+}
+
+/// Runs an INSERT whose unique keys another writer may have taken first (`Conflict` then).
+fn insert_unique(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<(), StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    match statement.execute(params) {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(failure, _))
+            if failure.code == ErrorCode::ConstraintViolation
+                && matches!(
+                    failure.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                        | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                ) =>
+        {
+            Err(StoreError::Conflict)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn json(value: &impl Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(corrupt)
+}
+
+fn inquiry_time_column(status: InquiryStatus) -> Option<&'static str> {
+    super::sqlite::inquiry_time_column(status)
+}
+
+/// Applies one write; returns how many webhook deliveries it queued.
+fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
+    match write {
+        Write::InsertInquiry(inquiry) => {
+            run(
+                conn,
+                "INSERT INTO inquiries (id, template_id, template_version_id, status, reference_id, fields, \
+                 created_at, expires_at, updated_at, account_id, note, tags, redirect_uri) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    inquiry.id.as_str(),
+                    inquiry.template_id.as_str(),
+                    inquiry.template_version_id.as_str(),
+                    inquiry.status.as_str(),
+                    inquiry.reference_id.as_deref(),
+                    json(&inquiry.fields)?,
+                    to_millis(inquiry.created_at),
+                    to_millis(inquiry.expires_at),
+                    to_millis(inquiry.updated_at),
+                    inquiry.account_id.as_ref().map(AccountId::as_str),
+                    inquiry.note.as_deref(),
+                    json(&inquiry.tags)?,
+                    inquiry.redirect_uri.as_deref(),
+                ],
+            )?;
+        }
+        Write::TransitionInquiry { id, from, to, at } => {
+            let sql = match inquiry_time_column(to) {
+                Some("started_at") => "UPDATE inquiries SET status = ?, updated_at = ?, started_at = ? WHERE id = ? AND status = ?",
+                Some("completed_at") => "UPDATE inquiries SET status = ?, updated_at = ?, completed_at = ? WHERE id = ? AND status = ?",
+                Some("failed_at") => "UPDATE inquiries SET status = ?, updated_at = ?, failed_at = ? WHERE id = ? AND status = ?",
+                Some("expired_at") => "UPDATE inquiries SET status = ?, updated_at = ?, expired_at = ? WHERE id = ? AND status = ?",
+                Some(_) => "UPDATE inquiries SET status = ?, updated_at = ?, decisioned_at = ? WHERE id = ? AND status = ?",
+                None => return Err(StoreError::Corrupt(format!("no transition enters {to}"))),
+            };
+            let at = to_millis(at);
+            exactly_one(run(
+                conn,
+                sql,
+                params![to.as_str(), at, at, id.as_str(), from.as_str()],
+            )?)?;
+        }
+        Write::SubmitInquiryFields { id, fields, at } => {
+            exactly_one(run(
+                conn,
+                "UPDATE inquiries SET fields = ?, field_draft = NULL, fields_submitted_at = ?, updated_at = ? \
+                 WHERE id = ? AND fields_submitted_at IS NULL",
+                params![json(&fields)?, to_millis(at), to_millis(at), id.as_str()],
+            )?)?;
+        }
+        Write::SaveFieldDraft { id, draft } => {
+            exactly_one(run(
+                conn,
+                "UPDATE inquiries SET field_draft = ? WHERE id = ? AND fields_submitted_at IS NULL",
+                params![json(&draft)?, id.as_str()],
+            )?)?;
+        }
+        Write::InsertSession(session) => {
+            run(
+                conn,
+                "INSERT INTO inquiry_sessions (id, inquiry_id, token_hash, created_at, expires_at, revoked_at) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+                params![
+                    session.id.as_str(),
+                    session.inquiry_id.as_str(),
+                    session.token_hash,
+                    to_millis(session.created_at),
+                    to_millis(session.expires_at),
+                    session.revoked_at.map(to_millis),
+                ],
+            )?;
+        }
+        Write::InsertDocument(document) => {
+            run(
+                conn,
+                "INSERT INTO documents (id, inquiry_id, kind, side, object_key, content_type, byte_size, sha256, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    document.id.as_str(),
+                    document.inquiry_id.as_str(),
+                    document.kind,
+                    document.side,
+                    document.object_key,
+                    document.content_type,
+                    i64::try_from(document.byte_size).map_err(corrupt)?,
+                    document.sha256,
+                    to_millis(document.created_at),
+                ],
+            )?;
+        }
+        Write::InsertVerification(verification) => {
+            let inserted = run(
+                conn,
+                "INSERT INTO verifications (id, inquiry_id, kind, attempt, status, document_id, checks, created_at, \
+                 submitted_at, completed_at, country_code, id_class, back_document_id, extracted) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (inquiry_id, kind, attempt) DO NOTHING",
+                params![
+                    verification.id.as_str(),
+                    verification.inquiry_id.as_str(),
+                    verification.kind,
+                    i64::from(verification.attempt),
+                    verification.status.as_str(),
+                    verification.document_id.as_ref().map(DocumentId::as_str),
+                    json(&verification.checks)?,
+                    to_millis(verification.created_at),
+                    verification.submitted_at.map(to_millis),
+                    verification.completed_at.map(to_millis),
+                    verification.country_code.as_deref(),
+                    verification.id_class.as_deref(),
+                    verification.back_document_id.as_ref().map(DocumentId::as_str),
+                    verification.extracted_sealed.as_deref(),
+                ],
+            )?;
+            if inserted != 1 {
+                // Another submission took this attempt number first.
+                return Err(StoreError::Conflict);
+            }
+        }
+        Write::TransitionVerification {
+            id,
+            from,
+            to,
+            at,
+            checks,
+        } => {
+            let at = to_millis(at);
+            let (submitted_at, completed_at) = match to {
+                VerificationStatus::Submitted => (Some(at), None),
+                VerificationStatus::Passed
+                | VerificationStatus::Failed
+                | VerificationStatus::Canceled => (None, Some(at)),
+                VerificationStatus::Created => (None, None),
+            };
+            let checks = checks.map(|checks| json(&checks)).transpose()?;
+            exactly_one(run(
+                conn,
+                "UPDATE verifications SET status = ?, submitted_at = COALESCE(?, submitted_at), \
+                 completed_at = COALESCE(?, completed_at), checks = COALESCE(?, checks) WHERE id = ? AND status = ?",
+                params![
+                    to.as_str(),
+                    submitted_at,
+                    completed_at,
+                    checks,
+                    id.as_str(),
+                    from.as_str()
+                ],
+            )?)?;
+        }
+        Write::InsertEvent(event) => return insert_event(conn, event),
+        Write::InsertAccount(account) => {
+            insert_unique(
+                conn,
+                "INSERT INTO accounts (id, reference_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                params![
+                    account.id.as_str(),
+                    account.reference_id.as_deref(),
+                    to_millis(account.created_at),
+                    to_millis(account.updated_at),
+                ],
+            )?;
+        }
+        Write::UpdateInquiryAttributes {
+            id,
+            fields,
+            tags,
+            note,
+            at,
+        } => {
+            exactly_one(run(
+                conn,
+                "UPDATE inquiries SET fields = ?, tags = ?, note = ?, updated_at = ? \
+                 WHERE id = ? AND status IN ('created', 'pending') AND redacted_at IS NULL",
+                params![
+                    json(&fields)?,
+                    json(&tags)?,
+                    note,
+                    to_millis(at),
+                    id.as_str()
+                ],
+            )?)?;
+        }
+        Write::RedactInquiry { id, at } => {
+            exactly_one(run(
+                conn,
+                "UPDATE inquiries SET fields = '{}', field_draft = NULL, note = NULL, redacted_at = ?, updated_at = ? \
+                 WHERE id = ? AND redacted_at IS NULL",
+                params![to_millis(at), to_millis(at), id.as_str()],
+            )?)?;
+            run(
+                conn,
+                "UPDATE verifications SET extracted = NULL WHERE inquiry_id = ?",
+                params![id.as_str()],
+            )?;
+            // The snapshots in its events (and so in deliveries not yet sent) lose it too.
+            run(
+                conn,
+                "UPDATE events SET payload = json_set(payload, '$.object.inquiry.fields', json('{}'), \
+                 '$.object.inquiry.field_draft', NULL, '$.object.inquiry.note', NULL) \
+                 WHERE inquiry_id = ? AND object_type = 'inquiry'",
+                params![id.as_str()],
+            )?;
+        }
+        Write::EraseIdempotentResponses { resource_id } => {
+            run(
+                conn,
+                "UPDATE idempotency_keys SET response_status = 410, response_body = ? WHERE resource_id = ?",
+                params![REDACTED_REPLAY_BODY.as_bytes(), resource_id],
+            )?;
+        }
+        Write::RevokeSessions { inquiry_id, at } => {
+            run(
+                conn,
+                "UPDATE inquiry_sessions SET revoked_at = ? WHERE inquiry_id = ? AND revoked_at IS NULL",
+                params![to_millis(at), inquiry_id.as_str()],
+            )?;
+            run(
+                conn,
+                "UPDATE one_time_links SET used_at = ? WHERE inquiry_id = ? AND used_at IS NULL",
+                params![to_millis(at), inquiry_id.as_str()],
+            )?;
+        }
+        Write::InsertOneTimeLink {
+            code_hash,
+            inquiry_id,
+            created_at,
+            expires_at,
+        } => {
+            run(
+                conn,
+                "INSERT INTO one_time_links (code_hash, inquiry_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                params![
+                    code_hash,
+                    inquiry_id.as_str(),
+                    to_millis(created_at),
+                    to_millis(expires_at)
+                ],
+            )?;
+        }
+        Write::SetPendingGovernmentId {
+            id,
+            country_code,
+            id_class,
+            document_id,
+            back_document_id,
+        } => {
+            exactly_one(run(
+                conn,
+                "UPDATE verifications SET country_code = ?, id_class = ?, document_id = ?, \
+                 back_document_id = ? WHERE id = ? AND status = 'created'",
+                params![
+                    country_code,
+                    id_class,
+                    document_id.as_ref().map(DocumentId::as_str),
+                    back_document_id.as_ref().map(DocumentId::as_str),
+                    id.as_str(),
+                ],
+            )?)?;
+        }
+        Write::SetVerificationExtracted { id, sealed } => {
+            run(
+                conn,
+                "UPDATE verifications SET extracted = ? WHERE id = ?",
+                params![sealed, id.as_str()],
+            )?;
+        }
+        Write::CompleteIdempotencyKey {
+            api_key_id,
+            key,
+            status,
+            body,
+            resource_id,
+        } => {
+            run(
+                conn,
+                "UPDATE idempotency_keys SET response_status = ?, response_body = ?, resource_id = ? \
+                 WHERE api_key_id = ? AND idempotency_key = ?",
+                params![
+                    i64::from(status),
+                    body,
+                    resource_id,
+                    api_key_id.as_str(),
+                    key
+                ],
+            )?;
+        }
+        Write::InsertWebhook {
+            webhook,
+            sealed_secret,
+        } => {
+            run(
+                conn,
+                "INSERT INTO webhooks (id, url, enabled_events, status, secret, created_at, updated_at, disabled_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    webhook.id.as_str(),
+                    webhook.url,
+                    json(&webhook.enabled_events)?,
+                    webhook.status.as_str(),
+                    sealed_secret,
+                    to_millis(webhook.created_at),
+                    to_millis(webhook.updated_at),
+                    webhook.disabled_at.map(to_millis),
+                ],
+            )?;
+        }
+        Write::UpdateWebhook {
+            id,
+            url,
+            enabled_events,
+            status,
+            at,
+        } => {
+            let at = to_millis(at);
+            exactly_one(run(
+                conn,
+                "UPDATE webhooks SET url = ?1, enabled_events = ?2, status = ?3, updated_at = ?4, \
+                 disabled_at = CASE WHEN ?3 = 'disabled' THEN COALESCE(disabled_at, ?4) ELSE NULL END, \
+                 last_success_at = CASE WHEN status = 'disabled' AND ?3 = 'enabled' THEN NULL ELSE last_success_at END \
+                 WHERE id = ?5",
+                params![
+                    url,
+                    json(&enabled_events)?,
+                    status.as_str(),
+                    at,
+                    id.as_str()
+                ],
+            )?)?;
+        }
+        Write::DeleteWebhook { id } => {
+            exactly_one(run(
+                conn,
+                "DELETE FROM webhooks WHERE id = ?",
+                params![id.as_str()],
+            )?)?;
+        }
+        Write::RotateWebhookSecret {
+            id,
+            sealed_secret,
+            sealed_previous,
+            previous_expires_at,
+            at,
+        } => {
+            exactly_one(run(
+                conn,
+                "UPDATE webhooks SET secret = ?, previous_secret = ?, previous_secret_expires_at = ?, updated_at = ? \
+                 WHERE id = ?",
+                params![
+                    sealed_secret,
+                    sealed_previous,
+                    to_millis(previous_expires_at),
+                    to_millis(at),
+                    id.as_str()
+                ],
+            )?)?;
+        }
+        Write::DisableFailingWebhook {
+            id,
+            failing_since,
+            at,
+        } => {
+            exactly_one(run(
+                conn,
+                "UPDATE webhooks SET status = 'disabled', disabled_at = ?, updated_at = ? \
+                 WHERE id = ? AND status = 'enabled' AND (last_success_at IS NULL OR last_success_at < ?)",
+                params![
+                    to_millis(at),
+                    to_millis(at),
+                    id.as_str(),
+                    to_millis(failing_since)
+                ],
+            )?)?;
+        }
+        Write::RecordDeliveryAttempt { attempt, next } => {
+            let at = to_millis(attempt.attempted_at);
+            let attempts = i64::from(attempt.attempt);
+            let updated = match next {
+                DeliveryNext::Succeeded => run(
+                    conn,
+                    "UPDATE webhook_deliveries SET status = 'succeeded', attempts = ?, claimed_until = NULL, \
+                     first_attempt_at = COALESCE(first_attempt_at, ?), completed_at = ? WHERE id = ?",
+                    params![attempts, at, at, attempt.delivery_id],
+                )?,
+                DeliveryNext::RetryAt(next_at) => run(
+                    conn,
+                    "UPDATE webhook_deliveries SET attempts = ?, claimed_until = NULL, next_attempt_at = ?, \
+                     first_attempt_at = COALESCE(first_attempt_at, ?) WHERE id = ?",
+                    params![attempts, to_millis(next_at), at, attempt.delivery_id],
+                )?,
+                DeliveryNext::GiveUp => run(
+                    conn,
+                    "UPDATE webhook_deliveries SET status = 'failed', attempts = ?, claimed_until = NULL, \
+                     first_attempt_at = COALESCE(first_attempt_at, ?), completed_at = ? WHERE id = ?",
+                    params![attempts, at, at, attempt.delivery_id],
+                )?,
+            };
+            if updated == 1 {
+                run(
+                    conn,
+                    "INSERT INTO webhook_attempts (id, webhook_id, delivery_id, event_id, event_name, attempt, \
+                     attempted_at, status_code, latency_ms, error, succeeded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    params![
+                        attempt.id.as_str(),
+                        attempt.webhook_id.as_str(),
+                        attempt.delivery_id,
+                        attempt.event_id.as_str(),
+                        attempt.event_name,
+                        attempts,
+                        at,
+                        attempt.status_code.map(i64::from),
+                        i64::try_from(attempt.latency_ms).unwrap_or(i64::MAX),
+                        attempt.error.as_deref(),
+                        attempt.succeeded,
+                    ],
+                )?;
+                if next == DeliveryNext::Succeeded {
+                    run(
+                        conn,
+                        "UPDATE webhooks SET last_success_at = MAX(COALESCE(last_success_at, 0), ?) WHERE id = ?",
+                        params![at, attempt.webhook_id.as_str()],
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// The object an event is about, as this transaction has it now.
+fn snapshot_of(
+    conn: &Connection,
+    object_type: &str,
+    object_id: &str,
+) -> Result<Option<ObjectSnapshot>, StoreError> {
+    let sql = match object_type {
+        "inquiry" => "SELECT * FROM inquiries WHERE id = ?",
+        "verification" => "SELECT * FROM verifications WHERE id = ?",
+        "webhook" => "SELECT * FROM webhooks WHERE id = ?",
+        _ => return Ok(None),
+    };
+    let mut statement = conn.prepare_cached(sql)?;
+    let snapshot = statement
+        .query_row([object_id], |row| {
+            Ok(match object_type {
+                "inquiry" => inquiry_from_row(row).map(|r| ObjectSnapshot::Inquiry(Box::new(r))),
+                "verification" => {
+                    verification_from_row(row).map(|r| ObjectSnapshot::Verification(Box::new(r)))
+                }
+                _ => webhook_from_row(row).map(|r| ObjectSnapshot::Webhook(Box::new(r))),
+            })
+        })
+        .optional()?;
+    snapshot.transpose()
+}
+
+/// Appends an event with its object's snapshot and queues it for every enabled webhook that
+/// subscribes to its name; returns how many deliveries it queued.
+fn insert_event(conn: &Connection, event: NewEvent) -> Result<u64, StoreError> {
+    let payload = super::sqlite::StoredEventPayload {
+        object: snapshot_of(conn, event.object_type, &event.object_id)?,
+        previous_status: event.previous_status.map(str::to_owned),
+    };
+    let created_at = to_millis(event.created_at);
+    run(
+        conn,
+        "INSERT INTO events (id, name, object_type, object_id, inquiry_id, sequence, payload, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM events WHERE object_id = ?4), ?6, ?7)",
+        params![
+            event.id.as_str(),
+            event.name,
+            event.object_type,
+            event.object_id,
+            event.inquiry_id.as_ref().map(|id| id.as_str()),
+            json(&payload)?,
+            created_at,
+        ],
+    )?;
+    let queued = run(
+        conn,
+        "INSERT INTO webhook_deliveries (webhook_id, event_id, status, next_attempt_at, created_at) \
+         SELECT id, ?1, 'pending', ?2, ?2 FROM webhooks WHERE status = 'enabled' \
+         AND EXISTS (SELECT 1 FROM json_each(webhooks.enabled_events) WHERE value IN ('*', ?3))",
+        params![event.id.as_str(), created_at, event.name],
+    )?;
+    Ok(queued as u64)
+}

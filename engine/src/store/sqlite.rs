@@ -1,6 +1,6 @@
 //! The embedded default store: one SQLite file in WAL mode, migrated at start-up.
 
-use super::sqlite_writer::{self, WriteJob};
+use super::sqlite_writer::{self, ReadConnections, WriteJob};
 use super::{
     EventFilter, IdempotencyClaim, InquiryFilter, Page, PageRequest, ReplayFrom, Store, StoreError,
     Write,
@@ -36,6 +36,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    readers: Arc<ReadConnections>,
     writer: mpsc::Sender<WriteJob>,
     /// Woken after a commit queued webhook deliveries.
     deliveries_queued: Arc<Notify>,
@@ -69,18 +70,20 @@ impl SqliteStore {
         Self::connect(options).await
     }
 
-    /// The row (if any) that `sql` selects with one text parameter, mapped to a record.
+    /// The row (if any) that `sql` selects with one text parameter, mapped to a record. Point
+    /// reads by key run on a read connection of [`ReadConnections`] right here: an indexed
+    /// lookup takes microseconds, less than handing it to another thread and back.
     async fn optional_by<T>(
         &self,
         sql: &'static str,
         key: &str,
-        map: fn(&SqliteRow) -> Result<T, StoreError>,
+        map: fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
-        let row = sqlx::query(sql)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(map).transpose()
+        self.readers.with(|conn| {
+            let mut statement = conn.prepare_cached(sql)?;
+            let mut rows = statement.query([key])?;
+            rows.next()?.map(map).transpose()
+        })
     }
 
     /// Every row that `sql` selects with one text parameter, mapped to records.
@@ -130,6 +133,7 @@ impl SqliteStore {
             .context("opening the SQLite write connection")?;
         Ok(SqliteStore {
             pool,
+            readers: Arc::new(ReadConnections::new(path)),
             writer,
             deliveries_queued,
         })
@@ -235,41 +239,41 @@ pub(super) fn verification_from_row<R: Columns>(row: &R) -> Result<VerificationR
     })
 }
 
-fn document_from_row(row: &SqliteRow) -> Result<DocumentRecord, StoreError> {
+fn document_from_row<R: Columns>(row: &R) -> Result<DocumentRecord, StoreError> {
     Ok(DocumentRecord {
-        id: DocumentId::parse(row.try_get("id")?).map_err(corrupt)?,
-        inquiry_id: InquiryId::parse(row.try_get("inquiry_id")?).map_err(corrupt)?,
-        kind: row.try_get("kind")?,
-        side: row.try_get("side")?,
-        object_key: row.try_get("object_key")?,
-        content_type: row.try_get("content_type")?,
-        byte_size: u64::try_from(row.try_get::<i64, _>("byte_size")?).map_err(corrupt)?,
-        sha256: row.try_get("sha256")?,
-        created_at: from_millis(row.try_get("created_at")?),
+        id: DocumentId::parse(&row.text("id")?).map_err(corrupt)?,
+        inquiry_id: InquiryId::parse(&row.text("inquiry_id")?).map_err(corrupt)?,
+        kind: row.text("kind")?,
+        side: row.text("side")?,
+        object_key: row.text("object_key")?,
+        content_type: row.text("content_type")?,
+        byte_size: u64::try_from(row.integer("byte_size")?).map_err(corrupt)?,
+        sha256: row.text("sha256")?,
+        created_at: time_at(row, "created_at")?,
     })
 }
 
 /// What replaying an idempotency key answers once the resource it created was redacted.
 pub(super) const REDACTED_REPLAY_BODY: &str = r#"{"errors":[{"status":"410","code":"redacted","title":"Redacted","detail":"The response stored for this Idempotency-Key was erased when its inquiry was redacted."}]}"#;
 
-fn api_key_from_row(row: &SqliteRow) -> Result<ApiKeyRecord, StoreError> {
+fn api_key_from_row<R: Columns>(row: &R) -> Result<ApiKeyRecord, StoreError> {
     Ok(ApiKeyRecord {
-        id: ApiKeyId::parse(row.try_get("id")?).map_err(corrupt)?,
-        name: row.try_get("name")?,
-        key_hash: row.try_get("key_hash")?,
-        key_prefix: row.try_get("key_prefix")?,
-        created_at: from_millis(row.try_get("created_at")?),
+        id: ApiKeyId::parse(&row.text("id")?).map_err(corrupt)?,
+        name: row.text("name")?,
+        key_hash: row.text("key_hash")?,
+        key_prefix: row.text("key_prefix")?,
+        created_at: time_at(row, "created_at")?,
         last_used_at: optional_time(row, "last_used_at")?,
         revoked_at: optional_time(row, "revoked_at")?,
     })
 }
 
-fn account_from_row(row: &SqliteRow) -> Result<AccountRecord, StoreError> {
+fn account_from_row<R: Columns>(row: &R) -> Result<AccountRecord, StoreError> {
     Ok(AccountRecord {
-        id: AccountId::parse(row.try_get("id")?).map_err(corrupt)?,
-        reference_id: row.try_get("reference_id")?,
-        created_at: from_millis(row.try_get("created_at")?),
-        updated_at: from_millis(row.try_get("updated_at")?),
+        id: AccountId::parse(&row.text("id")?).map_err(corrupt)?,
+        reference_id: row.optional_text("reference_id")?,
+        created_at: time_at(row, "created_at")?,
+        updated_at: time_at(row, "updated_at")?,
     })
 }
 
@@ -282,23 +286,24 @@ pub(super) struct StoredEventPayload {
     pub previous_status: Option<String>,
 }
 
-fn event_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError> {
+fn event_from_row<R: Columns>(row: &R) -> Result<EventRecord, StoreError> {
     let payload: StoredEventPayload =
-        serde_json::from_str(row.try_get("payload")?).map_err(corrupt)?;
+        serde_json::from_str(&row.text("payload")?).map_err(corrupt)?;
     Ok(EventRecord {
-        id: EventId::parse(row.try_get("id")?).map_err(corrupt)?,
-        name: row.try_get("name")?,
-        object_type: row.try_get("object_type")?,
-        object_id: row.try_get("object_id")?,
+        id: EventId::parse(&row.text("id")?).map_err(corrupt)?,
+        name: row.text("name")?,
+        object_type: row.text("object_type")?,
+        object_id: row.text("object_id")?,
         inquiry_id: row
-            .try_get::<Option<&str>, _>("inquiry_id")?
+            .optional_text("inquiry_id")?
+            .as_deref()
             .map(InquiryId::parse)
             .transpose()
             .map_err(corrupt)?,
-        sequence: row.try_get("sequence")?,
+        sequence: row.integer("sequence")?,
         object: payload.object,
         previous_status: payload.previous_status,
-        created_at: from_millis(row.try_get("created_at")?),
+        created_at: time_at(row, "created_at")?,
     })
 }
 
@@ -434,11 +439,9 @@ impl Store for SqliteStore {
     }
 
     async fn inquiry(&self, id: &InquiryId) -> Result<Option<InquiryRecord>, StoreError> {
-        self.optional_by(
-            "SELECT * FROM inquiries WHERE id = ?",
-            id.as_str(),
-            inquiry_from_row,
-        )
+        self.optional_by("SELECT * FROM inquiries WHERE id = ?", id.as_str(), |row| {
+            inquiry_from_row(row)
+        })
         .await
     }
 
@@ -539,7 +542,7 @@ impl Store for SqliteStore {
         self.optional_by(
             "SELECT * FROM api_keys WHERE key_hash = ?",
             key_hash,
-            api_key_from_row,
+            |row| api_key_from_row(row),
         )
         .await
     }
@@ -562,11 +565,9 @@ impl Store for SqliteStore {
     }
 
     async fn account(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
-        self.optional_by(
-            "SELECT * FROM accounts WHERE id = ?",
-            id.as_str(),
-            account_from_row,
-        )
+        self.optional_by("SELECT * FROM accounts WHERE id = ?", id.as_str(), |row| {
+            account_from_row(row)
+        })
         .await
     }
 
@@ -577,7 +578,7 @@ impl Store for SqliteStore {
         self.optional_by(
             "SELECT * FROM accounts WHERE reference_id = ?",
             reference_id,
-            account_from_row,
+            |row| account_from_row(row),
         )
         .await
     }
@@ -644,26 +645,22 @@ impl Store for SqliteStore {
         self.optional_by(
             "SELECT * FROM verifications WHERE id = ?",
             id.as_str(),
-            verification_from_row,
+            |row| verification_from_row(row),
         )
         .await
     }
 
     async fn document(&self, id: &DocumentId) -> Result<Option<DocumentRecord>, StoreError> {
-        self.optional_by(
-            "SELECT * FROM documents WHERE id = ?",
-            id.as_str(),
-            document_from_row,
-        )
+        self.optional_by("SELECT * FROM documents WHERE id = ?", id.as_str(), |row| {
+            document_from_row(row)
+        })
         .await
     }
 
     async fn event(&self, id: &EventId) -> Result<Option<EventRecord>, StoreError> {
-        self.optional_by(
-            "SELECT * FROM events WHERE id = ?",
-            id.as_str(),
-            event_from_row,
-        )
+        self.optional_by("SELECT * FROM events WHERE id = ?", id.as_str(), |row| {
+            event_from_row(row)
+        })
         .await
     }
 
@@ -802,11 +799,9 @@ impl Store for SqliteStore {
     }
 
     async fn webhook(&self, id: &WebhookId) -> Result<Option<WebhookRecord>, StoreError> {
-        self.optional_by(
-            "SELECT * FROM webhooks WHERE id = ?",
-            id.as_str(),
-            webhook_from_row,
-        )
+        self.optional_by("SELECT * FROM webhooks WHERE id = ?", id.as_str(), |row| {
+            webhook_from_row(row)
+        })
         .await
     }
 

@@ -60,6 +60,8 @@ pub(super) fn start(
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Each batch runs in a savepoint: keep its statement journal in memory, not a temp file.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     let (writer, jobs) = mpsc::channel(1024);
     std::thread::Builder::new()
@@ -679,4 +681,59 @@ fn insert_event(conn: &Connection, event: NewEvent) -> Result<u64, StoreError> {
         params![event.id.as_str(), created_at, event.name],
     )?;
     Ok(queued as u64)
+}
+
+/// Read-only connections for point reads, reused across requests; one is opened when all are
+/// busy, and at most [`IDLE_READERS`] are kept.
+#[derive(Debug)]
+pub(super) struct ReadConnections {
+    path: std::path::PathBuf,
+    idle: std::sync::Mutex<Vec<Connection>>,
+}
+
+/// How many idle read connections are kept open.
+const IDLE_READERS: usize = 8;
+
+impl ReadConnections {
+    pub(super) fn new(path: &Path) -> ReadConnections {
+        ReadConnections {
+            path: path.to_owned(),
+            idle: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn open(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(conn)
+    }
+
+    /// Runs `read` on an idle connection (or a new one), then keeps the connection for the next.
+    pub(super) fn with<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let taken = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        let conn = match taken {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        let result = read(&conn);
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
 }

@@ -573,23 +573,27 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
             let at = to_millis(attempt.attempted_at);
             let attempts = i64::from(attempt.attempt);
             let updated = match next {
-                DeliveryNext::Succeeded => run(
+                DeliveryNext::Succeeded | DeliveryNext::GiveUp => run(
                     conn,
-                    "UPDATE webhook_deliveries SET status = 'succeeded', attempts = ?, claimed_until = NULL, \
+                    "UPDATE webhook_deliveries SET status = ?, attempts = ?, claimed_until = NULL, \
                      first_attempt_at = COALESCE(first_attempt_at, ?), completed_at = ? WHERE id = ?",
-                    params![attempts, at, at, attempt.delivery_id],
+                    params![
+                        if next == DeliveryNext::Succeeded {
+                            "succeeded"
+                        } else {
+                            "failed"
+                        },
+                        attempts,
+                        at,
+                        at,
+                        attempt.delivery_id
+                    ],
                 )?,
                 DeliveryNext::RetryAt(next_at) => run(
                     conn,
                     "UPDATE webhook_deliveries SET attempts = ?, claimed_until = NULL, next_attempt_at = ?, \
                      first_attempt_at = COALESCE(first_attempt_at, ?) WHERE id = ?",
                     params![attempts, to_millis(next_at), at, attempt.delivery_id],
-                )?,
-                DeliveryNext::GiveUp => run(
-                    conn,
-                    "UPDATE webhook_deliveries SET status = 'failed', attempts = ?, claimed_until = NULL, \
-                     first_attempt_at = COALESCE(first_attempt_at, ?), completed_at = ? WHERE id = ?",
-                    params![attempts, at, at, attempt.delivery_id],
                 )?,
             };
             if updated == 1 {

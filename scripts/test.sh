@@ -7,8 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --tests
 source scripts/env.sh
 
-START=$SECONDS
-step() { printf '\n\033[1m==> %s\033[0m  (%d s so far)\n' "$*" $((SECONDS - START)); }
+step() { printf '\n\033[1m==> %s\033[0m  (%d s so far)\n' "$*" "$SECONDS"; }
 
 # A test process still running after $VERITY_TEST_STALL_MINUTES minutes (default 10) has its
 # threads' stacks printed once (gdb), so a hang in CI leaves evidence of where it hangs.

@@ -59,6 +59,7 @@ pub fn router(engine: Engine, settings: &Settings) -> Router {
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(options)
         .merge(api::router(api_state))
+        .layer(axum::middleware::from_fn(http_layer::retry_stalled_pages))
         .layer(axum::Extension(engine))
         .layer(axum::Extension(mail::Mailer::new(
             settings.smtp_url.as_deref(),

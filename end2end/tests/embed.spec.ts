@@ -83,8 +83,8 @@ test.afterAll(async () => {
 
 const flowFrame = (page: Page) => page.frameLocator('iframe[title="Identity verification"]');
 
-/** Start → details → ID photo → completed, inside the iframe. */
-async function completeInFrame(frame: FrameLocator, jpeg: Buffer): Promise<void> {
+/** Start → details, inside the iframe, up to the ID photo step. */
+async function toThePhotoStepInFrame(frame: FrameLocator): Promise<void> {
   await expect(frame.getByRole('heading', { level: 1, name: 'Verify your identity' })).toBeVisible();
   await frame.getByRole('button', { name: 'Start', exact: true }).click();
   await expect(frame.getByRole('heading', { level: 1, name: 'Your details' })).toBeVisible();
@@ -95,6 +95,11 @@ async function completeInFrame(frame: FrameLocator, jpeg: Buffer): Promise<void>
   await expect(first).toHaveValue(JANE.first);
   await frame.getByRole('button', { name: 'Continue', exact: true }).click();
   await expect(frame.getByRole('heading', { level: 1, name: 'Photograph your ID' })).toBeVisible();
+}
+
+/** Start → details → ID photo → completed, inside the iframe. */
+async function completeInFrame(frame: FrameLocator, jpeg: Buffer): Promise<void> {
+  await toThePhotoStepInFrame(frame);
   await frame
     .getByLabel('Photo of the front of your ID', { exact: true })
     .setInputFiles({ name: 'id-front.jpg', mimeType: 'image/jpeg', buffer: jpeg });
@@ -202,16 +207,7 @@ test('when the camera cannot start in the iframe, the host page hears camera-una
   await page.goto(host.origin + '/');
   await page.getByRole('button', { name: 'Verify my identity' }).click();
   const frame = flowFrame(page);
-  await expect(frame.getByRole('heading', { level: 1, name: 'Verify your identity' })).toBeVisible();
-  await frame.getByRole('button', { name: 'Start', exact: true }).click();
-  await expect(frame.getByRole('heading', { level: 1, name: 'Your details' })).toBeVisible();
-  const first = frame.getByLabel('First name', { exact: true });
-  await first.fill(JANE.first);
-  await frame.getByLabel('Last name', { exact: true }).fill(JANE.last);
-  await frame.getByLabel('Date of birth', { exact: true }).fill(JANE.birthdate);
-  await expect(first).toHaveValue(JANE.first);
-  await frame.getByRole('button', { name: 'Continue', exact: true }).click();
-  await expect(frame.getByRole('heading', { level: 1, name: 'Photograph your ID' })).toBeVisible();
+  await toThePhotoStepInFrame(frame);
 
   // This browser has no camera: the person reads why, the host page is told the reason.
   await frame.getByRole('button', { name: 'Use the camera' }).click();

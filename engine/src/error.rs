@@ -40,7 +40,7 @@ impl From<crate::store::StoreError> for EngineError {
                 EngineError::Internal(anyhow::anyhow!("unexpected store conflict"))
             }
             crate::store::StoreError::Database(error) => EngineError::Internal(error.into()),
-            crate::store::StoreError::Writer(error) => EngineError::Internal(error.into()),
+            crate::store::StoreError::Rusqlite(error) => EngineError::Internal(error.into()),
             crate::store::StoreError::Corrupt(message)
             | crate::store::StoreError::Unavailable(message) => {
                 EngineError::Internal(anyhow::anyhow!(message))

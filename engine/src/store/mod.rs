@@ -34,9 +34,10 @@ pub enum StoreError {
     Conflict,
     #[error("database error")]
     Database(#[from] sqlx::Error),
-    /// A statement of the writer thread failed.
+    /// A statement on one of the store's rusqlite connections (the writer thread, point reads)
+    /// failed.
     #[error("database error: {0}")]
-    Writer(#[from] rusqlite::Error),
+    Rusqlite(#[from] rusqlite::Error),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
     /// The store cannot take writes now (its writer stopped, or a grouped commit failed).

@@ -372,21 +372,6 @@ fn finish_page<T>(mut items: Vec<T>, page: &PageRequest) -> Page<T> {
     Page { items, has_more }
 }
 
-/// The column stamped when an inquiry enters `status`.
-pub(super) fn inquiry_time_column(status: InquiryStatus) -> Option<&'static str> {
-    match status {
-        InquiryStatus::Created => None,
-        InquiryStatus::Pending => Some("started_at"),
-        InquiryStatus::Completed => Some("completed_at"),
-        InquiryStatus::Failed => Some("failed_at"),
-        InquiryStatus::Expired => Some("expired_at"),
-        InquiryStatus::NeedsReview | InquiryStatus::Approved | InquiryStatus::Declined => {
-            Some("decisioned_at")
-        }
-    }
-}
-
-/// Applies one write; returns how many webhook deliveries it queued.
 #[async_trait]
 impl Store for SqliteStore {
     async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {

@@ -1,5 +1,6 @@
-//! The SQLite writer: one OS thread owning the only write connection (rusqlite, prepared
-//! statements cached), committing the batches that are waiting together in one transaction.
+//! The SQLite store's own rusqlite connections: the writer thread, which owns the only write
+//! connection and commits the batches that are waiting together in one transaction, and the
+//! read connections for point reads. Statements are prepared once and cached.
 
 use super::sqlite::{
     corrupt, inquiry_from_row, verification_from_row, webhook_from_row, Columns,
@@ -46,23 +47,27 @@ impl Columns for rusqlite::Row<'_> {
     }
 }
 
+/// A connection of this thread or task alone (no SQLite mutex), waiting up to 10 s for another
+/// process's lock, its statements cached.
+fn open(path: &Path, mode: OpenFlags) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
 /// Opens the write connection to the (already migrated) database file and starts the writer
 /// thread; returns the queue it takes jobs from.
 pub(super) fn start(
     path: &Path,
     deliveries_queued: Arc<Notify>,
 ) -> anyhow::Result<mpsc::Sender<WriteJob>> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(Duration::from_secs(10))?;
+    let conn = open(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Each batch runs in a savepoint: keep its statement journal in memory, not a temp file.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     let (writer, jobs) = mpsc::channel(1024);
     std::thread::Builder::new()
         .name("sqlite-writer".into())
@@ -192,8 +197,19 @@ fn json(value: &impl Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(corrupt)
 }
 
-fn inquiry_time_column(status: InquiryStatus) -> Option<&'static str> {
-    super::sqlite::inquiry_time_column(status)
+/// The guarded UPDATE that moves an inquiry into `to`, stamping the time column of that status;
+/// `None` for `created`, which no transition enters.
+fn inquiry_transition_sql(to: InquiryStatus) -> Option<&'static str> {
+    Some(match to {
+        InquiryStatus::Created => return None,
+        InquiryStatus::Pending => "UPDATE inquiries SET status = ?, updated_at = ?, started_at = ? WHERE id = ? AND status = ?",
+        InquiryStatus::Completed => "UPDATE inquiries SET status = ?, updated_at = ?, completed_at = ? WHERE id = ? AND status = ?",
+        InquiryStatus::Failed => "UPDATE inquiries SET status = ?, updated_at = ?, failed_at = ? WHERE id = ? AND status = ?",
+        InquiryStatus::Expired => "UPDATE inquiries SET status = ?, updated_at = ?, expired_at = ? WHERE id = ? AND status = ?",
+        InquiryStatus::NeedsReview | InquiryStatus::Approved | InquiryStatus::Declined => {
+            "UPDATE inquiries SET status = ?, updated_at = ?, decisioned_at = ? WHERE id = ? AND status = ?"
+        }
+    })
 }
 
 /// Applies one write; returns how many webhook deliveries it queued.
@@ -223,14 +239,8 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
             )?;
         }
         Write::TransitionInquiry { id, from, to, at } => {
-            let sql = match inquiry_time_column(to) {
-                Some("started_at") => "UPDATE inquiries SET status = ?, updated_at = ?, started_at = ? WHERE id = ? AND status = ?",
-                Some("completed_at") => "UPDATE inquiries SET status = ?, updated_at = ?, completed_at = ? WHERE id = ? AND status = ?",
-                Some("failed_at") => "UPDATE inquiries SET status = ?, updated_at = ?, failed_at = ? WHERE id = ? AND status = ?",
-                Some("expired_at") => "UPDATE inquiries SET status = ?, updated_at = ?, expired_at = ? WHERE id = ? AND status = ?",
-                Some(_) => "UPDATE inquiries SET status = ?, updated_at = ?, decisioned_at = ? WHERE id = ? AND status = ?",
-                None => return Err(StoreError::Corrupt(format!("no transition enters {to}"))),
-            };
+            let sql = inquiry_transition_sql(to)
+                .ok_or_else(|| StoreError::Corrupt(format!("no transition enters {to}")))?;
             let at = to_millis(at);
             exactly_one(run(
                 conn,
@@ -706,16 +716,6 @@ impl ReadConnections {
         }
     }
 
-    fn open(&self) -> Result<Connection, StoreError> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(conn)
-    }
-
     /// Runs `read` on an idle connection (or a new one), then keeps the connection for the next.
     pub(super) fn with<T>(
         &self,
@@ -728,7 +728,7 @@ impl ReadConnections {
             .pop();
         let conn = match taken {
             Some(conn) => conn,
-            None => self.open()?,
+            None => open(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)?,
         };
         let result = read(&conn);
         let mut idle = self

@@ -206,7 +206,11 @@ mod live {
                     };
                     if let Some(element) = video.get_untracked() {
                         element.set_src_object(Some(&media));
-                        let _ = element.play();
+                        // The shutter needs a frame: the preview is live once playback started
+                        // (before, the video has no size and a photo would be nothing).
+                        if let Ok(playing) = element.play() {
+                            let _ = JsFuture::from(playing).await;
+                        }
                     }
                     stream.set_value(Some(media));
                     state.set(CameraState::Live);

@@ -435,7 +435,7 @@ impl Engine {
         }
         let session = self
             .store
-            .session_by_token_hash(&hash_token(token))
+            .session_of(inquiry_id, &hash_token(token))
             .await?
             .ok_or(EngineError::Unauthorized)?;
         if &session.inquiry_id != inquiry_id {

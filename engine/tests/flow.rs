@@ -7,6 +7,7 @@ use domain::ids::{InquiryId, TemplateId};
 use domain::inquiry::{InquiryCause, InquiryStatus};
 use domain::verification::VerificationStatus;
 use engine::flow::{FieldsOutcome, NewInquiry};
+use engine::records::ObjectSnapshot;
 use engine::{Engine, EngineError, EngineSettings, ManualClock};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -97,6 +98,40 @@ async fn event_names(engine: &Engine, id: &InquiryId) -> Vec<String> {
         .into_iter()
         .map(|event| event.name)
         .collect()
+}
+
+#[tokio::test]
+async fn the_created_event_holds_the_inquiry_exactly_as_stored() {
+    let t = spawn_engine().await;
+    // A clock finer than the store's milliseconds: the snapshot must still equal the stored row.
+    t.clock.advance(Duration::nanoseconds(123_456_789));
+    let mut prefill = BTreeMap::new();
+    prefill.insert("name-first".to_owned(), "Ada".to_owned());
+    let created = t
+        .engine
+        .create_inquiry(NewInquiry {
+            template_id: Some(TemplateId::parse("itmpl_basic_kyc").unwrap()),
+            reference_id: Some("user-7".into()),
+            prefill,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let id = created.inquiry.id;
+    let stored = t.engine.inquiry(&id).await.unwrap();
+    assert_eq!(
+        stored.fields.get("name-first").map(String::as_str),
+        Some("Ada")
+    );
+    let events = t.engine.events_of(&id).await.unwrap();
+    let created_event = events
+        .iter()
+        .find(|event| event.name == "inquiry.created")
+        .expect("an inquiry.created event");
+    assert_eq!(
+        created_event.object,
+        Some(ObjectSnapshot::Inquiry(Box::new(stored)))
+    );
 }
 
 #[tokio::test]

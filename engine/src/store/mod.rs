@@ -275,8 +275,11 @@ pub trait Store: Send + Sync + 'static {
         id: &TemplateVersionId,
     ) -> Result<Option<TemplateVersionRecord>, StoreError>;
     async fn inquiry(&self, id: &InquiryId) -> Result<Option<InquiryRecord>, StoreError>;
-    async fn session_by_token_hash(
+    /// The session of `inquiry_id` whose token hashes to `token_hash` (compared in constant
+    /// time), if any.
+    async fn session_of(
         &self,
+        inquiry_id: &InquiryId,
         token_hash: &str,
     ) -> Result<Option<SessionRecord>, StoreError>;
     /// Verifications of an inquiry, oldest first.

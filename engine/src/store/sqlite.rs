@@ -286,6 +286,17 @@ pub(super) struct StoredEventPayload {
     pub previous_status: Option<String>,
 }
 
+fn session_from_row<R: Columns>(row: &R) -> Result<SessionRecord, StoreError> {
+    Ok(SessionRecord {
+        id: SessionId::parse(&row.text("id")?).map_err(corrupt)?,
+        inquiry_id: InquiryId::parse(&row.text("inquiry_id")?).map_err(corrupt)?,
+        token_hash: row.text("token_hash")?,
+        created_at: from_millis(row.integer("created_at")?),
+        expires_at: from_millis(row.integer("expires_at")?),
+        revoked_at: row.optional_integer("revoked_at")?.map(from_millis),
+    })
+}
+
 fn event_from_row<R: Columns>(row: &R) -> Result<EventRecord, StoreError> {
     let payload: StoredEventPayload =
         serde_json::from_str(&row.text("payload")?).map_err(corrupt)?;
@@ -430,25 +441,26 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn session_by_token_hash(
+    async fn session_of(
         &self,
+        inquiry_id: &InquiryId,
         token_hash: &str,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM inquiry_sessions WHERE token_hash = ?")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| {
-            Ok(SessionRecord {
-                id: SessionId::parse(row.try_get("id")?).map_err(corrupt)?,
-                inquiry_id: InquiryId::parse(row.try_get("inquiry_id")?).map_err(corrupt)?,
-                token_hash: row.try_get("token_hash")?,
-                created_at: from_millis(row.try_get("created_at")?),
-                expires_at: from_millis(row.try_get("expires_at")?),
-                revoked_at: optional_time(&row, "revoked_at")?,
-            })
+        self.readers.with(|conn| {
+            let mut statement =
+                conn.prepare_cached("SELECT * FROM inquiry_sessions WHERE inquiry_id = ?")?;
+            let mut rows = statement.query([inquiry_id.as_str()])?;
+            // Every session of the inquiry is compared, so the time taken does not tell which
+            // one (if any) matched.
+            let mut found = None;
+            while let Some(row) = rows.next()? {
+                let session = session_from_row(row)?;
+                if crate::api_keys::hashes_match(&session.token_hash, token_hash) {
+                    found = Some(session);
+                }
+            }
+            Ok(found)
         })
-        .transpose()
     }
 
     async fn verifications_of(

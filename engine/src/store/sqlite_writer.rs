@@ -7,8 +7,8 @@ use super::sqlite::{
     REDACTED_REPLAY_BODY,
 };
 use super::{DeliveryNext, NewEvent, StoreError, Write};
-use crate::clock::to_millis;
-use crate::records::ObjectSnapshot;
+use crate::clock::{from_millis, to_millis};
+use crate::records::{InquiryRecord, ObjectSnapshot};
 use domain::ids::{AccountId, DocumentId};
 use domain::inquiry::InquiryStatus;
 use domain::verification::VerificationStatus;
@@ -17,6 +17,7 @@ use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 /// One caller's batch of writes, answered once its group has committed.
@@ -66,24 +67,49 @@ pub(super) fn start(
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // Each batch runs in a savepoint: keep its statement journal in memory, not a temp file.
+    // Statement journals (savepoints, statements that may abort) in memory, not temp files.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     let (writer, jobs) = mpsc::channel(1024);
+    let checkpointer = start_checkpointer(path)?;
     std::thread::Builder::new()
         .name("sqlite-writer".into())
-        .spawn(move || run_writer(conn, jobs, &deliveries_queued))?;
+        .spawn(move || run_writer(conn, jobs, &deliveries_queued, &checkpointer))?;
     Ok(writer)
 }
 
+/// Starts the thread that copies committed pages from the write-ahead log back into the
+/// database file on its own connection (a PASSIVE checkpoint, which never blocks the writer or
+/// the readers), so that the copying and the `fsync`s it needs run beside the writer instead of
+/// inside its commits; the writer's own automatic checkpoint (at 1,000 frames) then finds little
+/// left to copy, and the log starts over. The writer wakes it after each commit through the
+/// returned sender; the thread ends with the writer.
+fn start_checkpointer(path: &Path) -> anyhow::Result<std::sync::mpsc::SyncSender<()>> {
+    let conn = open(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while woken.recv().is_ok() {
+                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                {
+                    tracing::warn!(error = %error, "a background WAL checkpoint failed");
+                }
+            }
+        })?;
+    Ok(wake)
+}
+
 /// Takes whatever batches are waiting (up to [`MAX_GROUP`]) and commits them in one
-/// transaction, each inside its own savepoint: a batch whose guard fails is rolled back alone
-/// and answered `Conflict`, the others commit. Grouping saves a lock hand-off, a WAL sync and a
+/// transaction ([`commit_group`]): a batch whose guard fails is refused alone and answered
+/// `Conflict`, the others commit. Grouping saves a lock hand-off, a WAL sync and a
 /// checkpoint share per request, and no writer of this process ever waits on SQLite's busy timer.
 /// Ends when every sender is gone.
 fn run_writer(
     mut conn: Connection,
     mut jobs: mpsc::Receiver<WriteJob>,
     deliveries_queued: &Notify,
+    checkpointer: &std::sync::mpsc::SyncSender<()>,
 ) {
     while let Some(first) = jobs.blocking_recv() {
         let mut group = vec![first];
@@ -97,8 +123,10 @@ fn run_writer(
             .iter_mut()
             .map(|job| std::mem::take(&mut job.writes))
             .collect();
-        match commit_group(&mut conn, batches) {
+        match commit_group(&mut conn, &batches) {
             Ok((outcomes, queued)) => {
+                // Full: a wake-up is already pending.
+                let _ = checkpointer.try_send(());
                 if queued > 0 {
                     deliveries_queued.notify_one();
                 }
@@ -123,9 +151,43 @@ fn run_writer(
 
 /// Commits the batches in one transaction; returns each batch's outcome and how many webhook
 /// deliveries the committed batches queued.
+///
+/// The group first runs without savepoints, since a savepoint makes SQLite copy every page the
+/// batch touches into a statement journal first (15 % of the writer's time in a profile). Guards
+/// hold almost always; when one fails, the transaction is rolled back and the group runs again
+/// with a savepoint per batch, so that only the failing batch is refused.
 fn commit_group(
     conn: &mut Connection,
-    batches: Vec<Vec<Write>>,
+    batches: &[Vec<Write>],
+) -> Result<(Vec<Result<(), StoreError>>, u64), rusqlite::Error> {
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    let mut queued = 0;
+    let mut all_applied = true;
+    'batches: for writes in batches {
+        for (index, write) in writes.iter().enumerate() {
+            let previous = index.checked_sub(1).map(|before| &writes[before]);
+            match apply(conn, write, previous) {
+                Ok(count) => queued += count,
+                Err(_) => {
+                    all_applied = false;
+                    break 'batches;
+                }
+            }
+        }
+    }
+    if all_applied {
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        return Ok((batches.iter().map(|_| Ok(())).collect(), queued));
+    }
+    conn.prepare_cached("ROLLBACK")?.execute([])?;
+    commit_group_batch_by_batch(conn, batches)
+}
+
+/// Commits the batches in one transaction, each inside its own savepoint: a batch whose guard
+/// fails is rolled back alone and answered with its error, the others commit.
+fn commit_group_batch_by_batch(
+    conn: &mut Connection,
+    batches: &[Vec<Write>],
 ) -> Result<(Vec<Result<(), StoreError>>, u64), rusqlite::Error> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     let mut outcomes = Vec::with_capacity(batches.len());
@@ -134,8 +196,9 @@ fn commit_group(
         conn.prepare_cached("SAVEPOINT batch")?.execute([])?;
         let mut outcome = Ok(());
         let mut batch_queued = 0;
-        for write in writes {
-            match apply(conn, write) {
+        for (index, write) in writes.iter().enumerate() {
+            let previous = index.checked_sub(1).map(|before| &writes[before]);
+            match apply(conn, write, previous) {
                 Ok(count) => batch_queued += count,
                 Err(error) => {
                     outcome = Err(error);
@@ -212,8 +275,9 @@ fn inquiry_transition_sql(to: InquiryStatus) -> Option<&'static str> {
     })
 }
 
-/// Applies one write; returns how many webhook deliveries it queued.
-fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
+/// Applies one write; `previous` is the write before it in its batch. Returns how many webhook
+/// deliveries it queued.
+fn apply(conn: &Connection, write: &Write, previous: Option<&Write>) -> Result<u64, StoreError> {
     match write {
         Write::InsertInquiry(inquiry) => {
             run(
@@ -239,9 +303,9 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
             )?;
         }
         Write::TransitionInquiry { id, from, to, at } => {
-            let sql = inquiry_transition_sql(to)
+            let sql = inquiry_transition_sql(*to)
                 .ok_or_else(|| StoreError::Corrupt(format!("no transition enters {to}")))?;
-            let at = to_millis(at);
+            let at = to_millis(*at);
             exactly_one(run(
                 conn,
                 sql,
@@ -253,7 +317,7 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
                 conn,
                 "UPDATE inquiries SET fields = ?, field_draft = NULL, fields_submitted_at = ?, updated_at = ? \
                  WHERE id = ? AND fields_submitted_at IS NULL",
-                params![json(&fields)?, to_millis(at), to_millis(at), id.as_str()],
+                params![json(&fields)?, to_millis(*at), to_millis(*at), id.as_str()],
             )?)?;
         }
         Write::SaveFieldDraft { id, draft } => {
@@ -332,7 +396,7 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
             at,
             checks,
         } => {
-            let at = to_millis(at);
+            let at = to_millis(*at);
             let (submitted_at, completed_at) = match to {
                 VerificationStatus::Submitted => (Some(at), None),
                 VerificationStatus::Passed
@@ -340,7 +404,7 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
                 | VerificationStatus::Canceled => (None, Some(at)),
                 VerificationStatus::Created => (None, None),
             };
-            let checks = checks.map(|checks| json(&checks)).transpose()?;
+            let checks = checks.as_ref().map(json).transpose()?;
             exactly_one(run(
                 conn,
                 "UPDATE verifications SET status = ?, submitted_at = COALESCE(?, submitted_at), \
@@ -355,7 +419,7 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
                 ],
             )?)?;
         }
-        Write::InsertEvent(event) => return insert_event(conn, event),
+        Write::InsertEvent(event) => return insert_event(conn, event, previous),
         Write::InsertAccount(account) => {
             insert_unique(
                 conn,
@@ -383,7 +447,7 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
                     json(&fields)?,
                     json(&tags)?,
                     note,
-                    to_millis(at),
+                    to_millis(*at),
                     id.as_str()
                 ],
             )?)?;
@@ -393,7 +457,7 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
                 conn,
                 "UPDATE inquiries SET fields = '{}', field_draft = NULL, note = NULL, redacted_at = ?, updated_at = ? \
                  WHERE id = ? AND redacted_at IS NULL",
-                params![to_millis(at), to_millis(at), id.as_str()],
+                params![to_millis(*at), to_millis(*at), id.as_str()],
             )?)?;
             run(
                 conn,
@@ -420,12 +484,12 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
             run(
                 conn,
                 "UPDATE inquiry_sessions SET revoked_at = ? WHERE inquiry_id = ? AND revoked_at IS NULL",
-                params![to_millis(at), inquiry_id.as_str()],
+                params![to_millis(*at), inquiry_id.as_str()],
             )?;
             run(
                 conn,
                 "UPDATE one_time_links SET used_at = ? WHERE inquiry_id = ? AND used_at IS NULL",
-                params![to_millis(at), inquiry_id.as_str()],
+                params![to_millis(*at), inquiry_id.as_str()],
             )?;
         }
         Write::InsertOneTimeLink {
@@ -440,8 +504,8 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
                 params![
                     code_hash,
                     inquiry_id.as_str(),
-                    to_millis(created_at),
-                    to_millis(expires_at)
+                    to_millis(*created_at),
+                    to_millis(*expires_at)
                 ],
             )?;
         }
@@ -484,7 +548,7 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
                 "UPDATE idempotency_keys SET response_status = ?, response_body = ?, resource_id = ? \
                  WHERE api_key_id = ? AND idempotency_key = ?",
                 params![
-                    i64::from(status),
+                    i64::from(*status),
                     body,
                     resource_id,
                     api_key_id.as_str(),
@@ -519,7 +583,7 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
             status,
             at,
         } => {
-            let at = to_millis(at);
+            let at = to_millis(*at);
             exactly_one(run(
                 conn,
                 "UPDATE webhooks SET url = ?1, enabled_events = ?2, status = ?3, updated_at = ?4, \
@@ -556,8 +620,8 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
                 params![
                     sealed_secret,
                     sealed_previous,
-                    to_millis(previous_expires_at),
-                    to_millis(at),
+                    to_millis(*previous_expires_at),
+                    to_millis(*at),
                     id.as_str()
                 ],
             )?)?;
@@ -572,10 +636,10 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
                 "UPDATE webhooks SET status = 'disabled', disabled_at = ?, updated_at = ? \
                  WHERE id = ? AND status = 'enabled' AND (last_success_at IS NULL OR last_success_at < ?)",
                 params![
-                    to_millis(at),
-                    to_millis(at),
+                    to_millis(*at),
+                    to_millis(*at),
                     id.as_str(),
-                    to_millis(failing_since)
+                    to_millis(*failing_since)
                 ],
             )?)?;
         }
@@ -588,7 +652,7 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
                     "UPDATE webhook_deliveries SET status = ?, attempts = ?, claimed_until = NULL, \
                      first_attempt_at = COALESCE(first_attempt_at, ?), completed_at = ? WHERE id = ?",
                     params![
-                        if next == DeliveryNext::Succeeded {
+                        if *next == DeliveryNext::Succeeded {
                             "succeeded"
                         } else {
                             "failed"
@@ -603,7 +667,7 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
                     conn,
                     "UPDATE webhook_deliveries SET attempts = ?, claimed_until = NULL, next_attempt_at = ?, \
                      first_attempt_at = COALESCE(first_attempt_at, ?) WHERE id = ?",
-                    params![attempts, to_millis(next_at), at, attempt.delivery_id],
+                    params![attempts, to_millis(*next_at), at, attempt.delivery_id],
                 )?,
             };
             if updated == 1 {
@@ -625,7 +689,7 @@ fn apply(conn: &Connection, write: Write) -> Result<u64, StoreError> {
                         attempt.succeeded,
                     ],
                 )?;
-                if next == DeliveryNext::Succeeded {
+                if *next == DeliveryNext::Succeeded {
                     run(
                         conn,
                         "UPDATE webhooks SET last_success_at = MAX(COALESCE(last_success_at, 0), ?) WHERE id = ?",
@@ -665,11 +729,44 @@ fn snapshot_of(
     snapshot.transpose()
 }
 
+/// The inquiry as its INSERT stores it (times to the millisecond; the columns it leaves empty,
+/// empty): what reading the row back would give.
+fn as_inserted(inquiry: &InquiryRecord) -> InquiryRecord {
+    let stored = |at: OffsetDateTime| from_millis(to_millis(at));
+    InquiryRecord {
+        field_draft: None,
+        fields_submitted_at: None,
+        started_at: None,
+        completed_at: None,
+        failed_at: None,
+        expired_at: None,
+        decisioned_at: None,
+        redacted_at: None,
+        created_at: stored(inquiry.created_at),
+        expires_at: stored(inquiry.expires_at),
+        updated_at: stored(inquiry.updated_at),
+        ..inquiry.clone()
+    }
+}
+
 /// Appends an event with its object's snapshot and queues it for every enabled webhook that
-/// subscribes to its name; returns how many deliveries it queued.
-fn insert_event(conn: &Connection, event: NewEvent) -> Result<u64, StoreError> {
+/// subscribes to its name; returns how many deliveries it queued. When the write just before the
+/// event inserted its inquiry, the snapshot is that inquiry, not read back.
+fn insert_event(
+    conn: &Connection,
+    event: &NewEvent,
+    previous: Option<&Write>,
+) -> Result<u64, StoreError> {
+    let object = match previous {
+        Some(Write::InsertInquiry(inquiry))
+            if event.object_type == "inquiry" && inquiry.id.as_str() == event.object_id =>
+        {
+            Some(ObjectSnapshot::Inquiry(Box::new(as_inserted(inquiry))))
+        }
+        _ => snapshot_of(conn, event.object_type, &event.object_id)?,
+    };
     let payload = super::sqlite::StoredEventPayload {
-        object: snapshot_of(conn, event.object_type, &event.object_id)?,
+        object,
         previous_status: event.previous_status.map(str::to_owned),
     };
     let created_at = to_millis(event.created_at);

@@ -418,6 +418,58 @@ async fn concurrent_submissions_make_exactly_one_transition_and_one_event() {
     );
 }
 
+/// Concurrent writes are committed in shared transactions; a batch refused by its guard must
+/// not take the others of its transaction down with it, nor leave anything of itself behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_write_leaves_the_writes_committed_beside_it_intact() {
+    let t = spawn_engine().await;
+    let id = new_inquiry(&t.engine).await;
+    let submissions: Vec<_> = (0..8)
+        .map(|_| {
+            let engine = t.engine.clone();
+            let id = id.clone();
+            tokio::spawn(async move { engine.submit_fields(&id, details()).await })
+        })
+        .collect();
+    let creates: Vec<_> = (0..24)
+        .map(|n| {
+            let engine = t.engine.clone();
+            tokio::spawn(async move {
+                engine
+                    .create_inquiry(NewInquiry {
+                        template_id: Some(TemplateId::parse("itmpl_basic_kyc").unwrap()),
+                        reference_id: Some(format!("beside-{n}")),
+                        ..Default::default()
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut accepted = 0;
+    for submission in submissions {
+        match submission.await.unwrap() {
+            Ok(FieldsOutcome::Accepted) => accepted += 1,
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(EngineError::Conflict { .. } | EngineError::WrongStep(_)) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(accepted, 1);
+    assert_eq!(
+        event_names(&t.engine, &id).await,
+        ["inquiry.created", "inquiry.started"]
+    );
+    for create in creates {
+        let created = create.await.unwrap().expect("every create commits");
+        let stored = t.engine.inquiry(&created.inquiry.id).await.unwrap();
+        assert_eq!(stored.status, InquiryStatus::Created);
+        assert_eq!(
+            event_names(&t.engine, &created.inquiry.id).await,
+            ["inquiry.created"]
+        );
+    }
+}
+
 #[tokio::test]
 async fn inquiries_expire_when_touched_after_their_time() {
     let t = spawn_engine().await;

@@ -256,8 +256,12 @@ fn insert_unique(
     }
 }
 
+/// `value` as JSON text, written into a buffer sized for an event snapshot so that it is not
+/// grown several times on the way.
 fn json(value: &impl Serialize) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(corrupt)
+    let mut text = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut text, value).map_err(corrupt)?;
+    String::from_utf8(text).map_err(corrupt)
 }
 
 /// The guarded UPDATE that moves an inquiry into `to`, stamping the time column of that status;

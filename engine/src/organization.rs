@@ -58,6 +58,9 @@ pub fn validate_tags_and_note(tags: &[String], note: Option<&str>) -> Result<(),
     Ok(())
 }
 
+/// How stale an API key's `last_used_at` may be.
+pub const LAST_USED_PRECISION: time::Duration = time::Duration::minutes(1);
+
 impl Engine {
     /// A new session on an inquiry, living as long as the inquiry; returns its token (only the
     /// hash is stored).
@@ -112,7 +115,9 @@ impl Engine {
         Ok(self.store.revoke_api_key(id, self.clock.now()).await?)
     }
 
-    /// The active key a bearer token names, or `None` (malformed, unknown or revoked).
+    /// The active key a bearer token names, or `None` (malformed, unknown or revoked). A key's
+    /// `last_used_at` is kept to within [`LAST_USED_PRECISION`]: stamped on its first use and
+    /// then at most once in that time, so that authenticating is not a write per request.
     pub async fn authenticate_api_key(
         &self,
         key: &str,
@@ -122,9 +127,28 @@ impl Engine {
         }
         let hash = api_keys::hash(key);
         let found = self.store.api_key_by_hash(&hash).await?;
-        Ok(found.filter(|record| {
+        let Some(mut record) = found.filter(|record| {
             api_keys::hashes_match(&record.key_hash, &hash) && record.revoked_at.is_none()
-        }))
+        }) else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        let unless_since = now - LAST_USED_PRECISION;
+        if record.last_used_at.is_none_or(|used| used < unless_since) {
+            let touch = Write::TouchApiKey {
+                id: record.id.clone(),
+                at: now,
+                unless_since,
+            };
+            // The request goes on even if the stamp could not be written.
+            match self.store.commit(vec![touch]).await {
+                Ok(()) => record.last_used_at = Some(now),
+                Err(error) => {
+                    tracing::warn!(api_key.id = %record.id, error = %error, "could not stamp the API key's last use")
+                }
+            }
+        }
+        Ok(Some(record))
     }
 
     /// An inquiry by id, expired first when its time has passed.

@@ -3,7 +3,7 @@
 use domain::ids::{InquiryId, TemplateId};
 use engine::flow::NewInquiry;
 use engine::store::IdempotencyClaim;
-use engine::{Engine, EngineError, EngineSettings, ManualClock};
+use engine::{Clock, Engine, EngineError, EngineSettings, ManualClock};
 use std::path::Path;
 use std::sync::Arc;
 use time::macros::datetime;
@@ -100,4 +100,39 @@ async fn one_time_links_work_once_and_not_after_the_inquiry_expires() {
         engine.redeem_one_time_link(&late).await,
         Err(EngineError::Unauthorized)
     ));
+}
+
+#[tokio::test]
+async fn a_key_records_its_last_use_to_within_a_minute() {
+    let (engine, clock, _data) = spawn_engine().await;
+    let (key, secret) = engine.create_api_key("test").await.unwrap();
+    let last_used =
+        |engine: Engine| async move { engine.api_keys().await.unwrap()[0].last_used_at };
+    assert_eq!(last_used(engine.clone()).await, None);
+
+    let first_use = clock.now();
+    let record = engine.authenticate_api_key(&secret).await.unwrap().unwrap();
+    assert_eq!(record.last_used_at, Some(first_use));
+    assert_eq!(last_used(engine.clone()).await, Some(first_use));
+
+    // Within the minute: not written again.
+    clock.advance(Duration::seconds(59));
+    engine.authenticate_api_key(&secret).await.unwrap().unwrap();
+    assert_eq!(last_used(engine.clone()).await, Some(first_use));
+
+    // Later: stamped again.
+    clock.advance(Duration::seconds(2));
+    let later = clock.now();
+    engine.authenticate_api_key(&secret).await.unwrap().unwrap();
+    assert_eq!(last_used(engine.clone()).await, Some(later));
+
+    // A revoked key is refused and not stamped.
+    assert!(engine.revoke_api_key(&key.id).await.unwrap());
+    clock.advance(Duration::minutes(5));
+    assert!(engine
+        .authenticate_api_key(&secret)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(last_used(engine.clone()).await, Some(later));
 }

@@ -203,6 +203,12 @@ async fn a_created_key_authenticates_until_it_is_revoked() {
         .expect("the key authenticates");
     assert_eq!(record.name, "integration");
     assert_eq!(record.key_hash, api_keys::hash(&key));
+    // The list shows when a key was last used; a key never used shows "-".
+    let (stdout, rows) = list_keys(data.path());
+    let used = rows.iter().find(|row| row.name == "integration").unwrap();
+    assert_rfc3339_utc(&used.last_used);
+    let unused = rows.iter().find(|row| row.name == "other").unwrap();
+    assert_eq!(unused.last_used, "-", "{stdout}");
 
     // One character changed (in the body, then in the checksum): refused.
     for index in [api_keys::API_KEY_PREFIX.len() + 2, key.len() - 1] {

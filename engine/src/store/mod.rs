@@ -113,6 +113,12 @@ pub enum Write {
     },
     InsertEvent(NewEvent),
     InsertAccount(AccountRecord),
+    /// Stamps an API key's `last_used_at` with `at`, unless it was stamped after `unless_since`.
+    TouchApiKey {
+        id: ApiKeyId,
+        at: OffsetDateTime,
+        unless_since: OffsetDateTime,
+    },
     /// Replaces the organization-set attributes of an open inquiry (guarded on `created`/`pending`).
     UpdateInquiryAttributes {
         id: InquiryId,

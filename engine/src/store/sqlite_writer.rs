@@ -436,6 +436,18 @@ fn apply(conn: &Connection, write: &Write, previous: Option<&Write>) -> Result<u
                 ],
             )?;
         }
+        Write::TouchApiKey {
+            id,
+            at,
+            unless_since,
+        } => {
+            run(
+                conn,
+                "UPDATE api_keys SET last_used_at = ? \
+                 WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+                params![to_millis(*at), id.as_str(), to_millis(*unless_since)],
+            )?;
+        }
         Write::UpdateInquiryAttributes {
             id,
             fields,

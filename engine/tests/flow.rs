@@ -134,6 +134,38 @@ async fn the_created_event_holds_the_inquiry_exactly_as_stored() {
     );
 }
 
+/// `count` submissions of the same valid details to `id`, all at once.
+fn spawn_detail_submissions(
+    engine: &Engine,
+    id: &InquiryId,
+    count: usize,
+) -> Vec<tokio::task::JoinHandle<Result<FieldsOutcome, EngineError>>> {
+    (0..count)
+        .map(|_| {
+            let engine = engine.clone();
+            let id = id.clone();
+            tokio::spawn(async move { engine.submit_fields(&id, details()).await })
+        })
+        .collect()
+}
+
+/// How many of the racing submissions were accepted; the others must have been refused as a
+/// conflict or as no longer the step.
+async fn accepted(
+    submissions: Vec<tokio::task::JoinHandle<Result<FieldsOutcome, EngineError>>>,
+) -> usize {
+    let mut accepted = 0;
+    for submission in submissions {
+        match submission.await.unwrap() {
+            Ok(FieldsOutcome::Accepted) => accepted += 1,
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(EngineError::Conflict { .. } | EngineError::WrongStep(_)) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    accepted
+}
+
 #[tokio::test]
 async fn an_inquiry_goes_from_created_to_completed_with_every_event() {
     let t = spawn_engine().await;
@@ -363,23 +395,8 @@ async fn invalid_details_are_kept_as_a_draft_with_reasons() {
 async fn concurrent_submissions_make_exactly_one_transition_and_one_event() {
     let t = spawn_engine().await;
     let id = new_inquiry(&t.engine).await;
-    let submissions: Vec<_> = (0..8)
-        .map(|_| {
-            let engine = t.engine.clone();
-            let id = id.clone();
-            tokio::spawn(async move { engine.submit_fields(&id, details()).await })
-        })
-        .collect();
-    let mut accepted = 0;
-    for submission in submissions {
-        match submission.await.unwrap() {
-            Ok(FieldsOutcome::Accepted) => accepted += 1,
-            Ok(other) => panic!("unexpected {other:?}"),
-            Err(EngineError::Conflict { .. } | EngineError::WrongStep(_)) => {}
-            Err(other) => panic!("unexpected {other:?}"),
-        }
-    }
-    assert_eq!(accepted, 1);
+    let submissions = spawn_detail_submissions(&t.engine, &id, 8);
+    assert_eq!(accepted(submissions).await, 1);
     assert_eq!(
         event_names(&t.engine, &id).await,
         ["inquiry.created", "inquiry.started"]
@@ -424,13 +441,7 @@ async fn concurrent_submissions_make_exactly_one_transition_and_one_event() {
 async fn a_refused_write_leaves_the_writes_committed_beside_it_intact() {
     let t = spawn_engine().await;
     let id = new_inquiry(&t.engine).await;
-    let submissions: Vec<_> = (0..8)
-        .map(|_| {
-            let engine = t.engine.clone();
-            let id = id.clone();
-            tokio::spawn(async move { engine.submit_fields(&id, details()).await })
-        })
-        .collect();
+    let submissions = spawn_detail_submissions(&t.engine, &id, 8);
     let creates: Vec<_> = (0..24)
         .map(|n| {
             let engine = t.engine.clone();
@@ -445,16 +456,7 @@ async fn a_refused_write_leaves_the_writes_committed_beside_it_intact() {
             })
         })
         .collect();
-    let mut accepted = 0;
-    for submission in submissions {
-        match submission.await.unwrap() {
-            Ok(FieldsOutcome::Accepted) => accepted += 1,
-            Ok(other) => panic!("unexpected {other:?}"),
-            Err(EngineError::Conflict { .. } | EngineError::WrongStep(_)) => {}
-            Err(other) => panic!("unexpected {other:?}"),
-        }
-    }
-    assert_eq!(accepted, 1);
+    assert_eq!(accepted(submissions).await, 1);
     assert_eq!(
         event_names(&t.engine, &id).await,
         ["inquiry.created", "inquiry.started"]

@@ -11,6 +11,8 @@
 # POST /api/v1/inquiries and the same wrk run against the bare handler's POST /echo. Every
 # request carries a unique reference-id (so every create also creates its account). The
 # inquiries in the database afterwards must equal the 201s wrk counted; the round fails if not.
+# Each round also prints the server's CPU per create by thread (tokio workers, SQLite writer,
+# checkpointer) and the time each spent waiting for a core, from /proc/PID/task/*/schedstat.
 #
 # Knobs (environment): BENCH_RUNS (1), BENCH_DURATION (20s), BENCH_CONNECTIONS (64),
 # BENCH_THREADS (2), BENCH_WARMUP (3s), BENCH_SKIP_BUILD=1 (use the binaries already built),
@@ -74,6 +76,23 @@ wait_http() { # url pid
     sleep 0.1
   done
   return 1
+}
+
+# CPU time and run-queue wait (ns) of a process's threads, summed by thread name:
+# "name cpu_ns wait_ns" lines, sorted (from /proc/PID/task/*/schedstat).
+thread_times() { # pid
+  local task
+  for task in /proc/"$1"/task/*; do
+    printf '%s %s\n' "$(tr -d ' ' <"$task/comm" 2>/dev/null)" "$(cat "$task/schedstat" 2>/dev/null)"
+  done | awk 'NF >= 3 { cpu[$1] += $2; wait[$1] += $3 } END { for (name in cpu) print name, cpu[name], wait[name] }' | sort
+}
+
+# Per create, by thread name: CPU µs and (run-queue wait µs) between two thread_times files.
+per_thread() { # before after requests
+  join "$1" "$2" | awk -v n="$3" '
+    { cpu = ($4 - $2) / 1e3 / n; wait = ($5 - $3) / 1e3 / n
+      if (cpu >= 0.5) printf "%s%s %.1f (%.1f)", sep, $1, cpu, wait; sep = ", " }
+    END { print "" }'
 }
 
 CLK_TCK=$(getconf CLK_TCK)
@@ -166,8 +185,10 @@ for round in $(seq 1 "$RUNS"); do
   step "create inquiries: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency  ($(load))"
   c_load=$(load)
   ticks0=$(cpu_ticks "$vpid")
+  thread_times "$vpid" >"$data/threads-before.txt"
   cline=$(run_wrk "$create_url" "run$round" "$DURATION" "$key" "$data/created-201.txt")
   ticks1=$(cpu_ticks "$vpid")
+  thread_times "$vpid" >"$data/threads-after.txt"
   after=$(settled_count "$db")
   created=$((after - before))
   c201=$(field status_201 "$cline")
@@ -210,6 +231,8 @@ SQL
   printf '  creates:  %8.0f /s  p50 %s  p99 %s  non-201: %s [%s]  server CPU %s us/req   (%s)\n' \
     "$c_rps" "$(ms "$(field p50_us "$cline")")" "$(ms "$(field p99_us "$cline")")" \
     "$(field non_201 "$cline")" "$(field codes "$cline")" "$c_cpu_us" "$c_load"
+  printf '            CPU us per create by thread (run-queue wait us): %s\n' \
+    "$(per_thread "$data/threads-before.txt" "$data/threads-after.txt" "$(field requests "$cline")")"
   printf '  bare:     %8.0f /s  p50 %s  p99 %s  non-201: %s  server CPU %s us/req   (%s)\n' \
     "$b_rps" "$(ms "$(field p50_us "$bline")")" "$(ms "$(field p99_us "$bline")")" \
     "$(field non_201 "$bline")" "$b_cpu_us" "$b_load"

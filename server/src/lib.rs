@@ -15,7 +15,6 @@ use config::Settings;
 use engine::Engine;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::sync::Arc;
 
 /// Leptos's options for this server: the site folder and output name cargo-leptos builds.
 pub fn leptos_options(settings: &Settings) -> LeptosOptions {
@@ -41,14 +40,14 @@ pub fn router(engine: Engine, settings: &Settings) -> Router {
         }
     };
     let shell_options = options.clone();
-    let api_state = api::ApiState {
+    let api_state = api::ApiState::new(api::ApiShared {
         engine: engine.clone(),
-        rate_limiter: Arc::new(api::middleware::RateLimiter::new(
+        rate_limiter: api::middleware::RateLimiter::new(
             settings.api_rate_limit,
             settings.api_rate_burst,
-        )),
+        ),
         public_url: settings.public_url.clone(),
-    };
+    });
     Router::new()
         .route("/healthz", get(http_layer::healthz))
         .route("/readyz", get(http_layer::readyz))

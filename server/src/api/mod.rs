@@ -31,13 +31,33 @@ use utoipa::openapi::schema::Ref;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-/// What every API handler shares.
+/// What every API handler shares, behind one `Arc`: axum clones the state for each middleware
+/// and handler of every request, and one reference count is cheaper to move between cores than
+/// the engine's several.
 #[derive(Debug, Clone)]
-pub struct ApiState {
+pub struct ApiState(Arc<ApiShared>);
+
+/// The contents of [`ApiState`].
+#[derive(Debug)]
+pub struct ApiShared {
     pub engine: Engine,
-    pub rate_limiter: Arc<RateLimiter>,
+    pub rate_limiter: RateLimiter,
     /// The base URL for links handed out (one-time links).
     pub public_url: String,
+}
+
+impl ApiState {
+    pub fn new(shared: ApiShared) -> ApiState {
+        ApiState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for ApiState {
+    type Target = ApiShared;
+
+    fn deref(&self) -> &ApiShared {
+        &self.0
+    }
 }
 
 struct BearerAuth;

@@ -162,25 +162,17 @@ fn commit_group(
 ) -> Result<(Vec<Result<(), StoreError>>, u64), rusqlite::Error> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     let mut queued = 0;
-    let mut all_applied = true;
-    'batches: for writes in batches {
-        for (index, write) in writes.iter().enumerate() {
-            let previous = index.checked_sub(1).map(|before| &writes[before]);
-            match apply(conn, write, previous) {
-                Ok(count) => queued += count,
-                Err(_) => {
-                    all_applied = false;
-                    break 'batches;
-                }
+    for writes in batches {
+        match apply_batch(conn, writes) {
+            Ok(count) => queued += count,
+            Err(_) => {
+                conn.prepare_cached("ROLLBACK")?.execute([])?;
+                return commit_group_batch_by_batch(conn, batches);
             }
         }
     }
-    if all_applied {
-        conn.prepare_cached("COMMIT")?.execute([])?;
-        return Ok((batches.iter().map(|_| Ok(())).collect(), queued));
-    }
-    conn.prepare_cached("ROLLBACK")?.execute([])?;
-    commit_group_batch_by_batch(conn, batches)
+    conn.prepare_cached("COMMIT")?.execute([])?;
+    Ok((batches.iter().map(|_| Ok(())).collect(), queued))
 }
 
 /// Commits the batches in one transaction, each inside its own savepoint: a batch whose guard
@@ -194,28 +186,29 @@ fn commit_group_batch_by_batch(
     let mut queued = 0;
     for writes in batches {
         conn.prepare_cached("SAVEPOINT batch")?.execute([])?;
-        let mut outcome = Ok(());
-        let mut batch_queued = 0;
-        for (index, write) in writes.iter().enumerate() {
-            let previous = index.checked_sub(1).map(|before| &writes[before]);
-            match apply(conn, write, previous) {
-                Ok(count) => batch_queued += count,
-                Err(error) => {
-                    outcome = Err(error);
-                    break;
-                }
+        let outcome = apply_batch(conn, writes);
+        match outcome {
+            Ok(count) => queued += count,
+            Err(_) => {
+                conn.prepare_cached("ROLLBACK TO batch")?.execute([])?;
             }
         }
-        if outcome.is_err() {
-            conn.prepare_cached("ROLLBACK TO batch")?.execute([])?;
-        } else {
-            queued += batch_queued;
-        }
         conn.prepare_cached("RELEASE batch")?.execute([])?;
-        outcomes.push(outcome);
+        outcomes.push(outcome.map(|_| ()));
     }
     conn.prepare_cached("COMMIT")?.execute([])?;
     Ok((outcomes, queued))
+}
+
+/// Applies one batch's writes in order, stopping at the first that fails; returns how many
+/// webhook deliveries they queued.
+fn apply_batch(conn: &Connection, writes: &[Write]) -> Result<u64, StoreError> {
+    let mut queued = 0;
+    for (index, write) in writes.iter().enumerate() {
+        let previous = index.checked_sub(1).map(|before| &writes[before]);
+        queued += apply(conn, write, previous)?;
+    }
+    Ok(queued)
 }
 
 /// Runs `sql` with `params`; returns how many rows it changed.

@@ -13,6 +13,11 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of glibc's malloc: under load the request path spent ~18 % of its CPU in
+/// glibc's allocator (arena locks, `malloc_consolidate`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Verity: self-hosted identity verification.
 #[derive(Debug, Parser)]
 #[command(name = "verity", version, about)]

@@ -48,7 +48,7 @@ pub fn router(engine: Engine, settings: &Settings) -> Router {
         ),
         public_url: settings.public_url.clone(),
     });
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(http_layer::healthz))
         .route("/readyz", get(http_layer::readyz))
         .route("/sdk/verity.js", get(embed::sdk))
@@ -57,14 +57,20 @@ pub fn router(engine: Engine, settings: &Settings) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(options)
-        .merge(api::router(api_state))
-        .layer(axum::middleware::from_fn(http_layer::retry_stalled_pages))
-        .layer(axum::Extension(engine))
+        .merge(api::router(api_state));
+    // The layers every request passes, outermost first, wrapped once around the whole router
+    // rather than with `Router::layer`, which wraps each route's boxed service: axum clones a
+    // route's whole stack of boxes for every request.
+    let layered = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(http_layer::log_requests))
+        .layer(axum::middleware::from_fn(http_layer::security_headers))
         .layer(axum::Extension(mail::Mailer::new(
             settings.smtp_url.as_deref(),
             &settings.mail_from,
             &settings.organization_name,
         )))
-        .layer(axum::middleware::from_fn(http_layer::security_headers))
-        .layer(axum::middleware::from_fn(http_layer::log_requests))
+        .layer(axum::Extension(engine))
+        .layer(axum::middleware::from_fn(http_layer::retry_stalled_pages))
+        .service(routes);
+    Router::new().fallback_service(layered)
 }

@@ -25,6 +25,7 @@ use extract::QueryParams;
 use middleware::RateLimiter;
 use resources::PageLinks;
 use std::sync::Arc;
+use tower::ServiceBuilder;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::Ref;
@@ -292,14 +293,20 @@ pub fn router(state: ApiState) -> Router {
         // Inner first: authentication runs, then idempotency sees the caller.
         .route_layer(from_fn_with_state(state.clone(), middleware::idempotency))
         .route_layer(from_fn_with_state(state.clone(), middleware::authenticate))
-        .fallback(api_not_found);
-    Router::new()
-        .nest("/api/v1", v1)
+        .fallback(api_not_found)
+        .with_state(state.clone());
+    // Wrapped once around the nested router rather than with `Router::layer`, which wraps each
+    // route's boxed service: axum clones a route's whole stack of boxes for every request.
+    let v1 = ServiceBuilder::new()
+        .layer(from_fn(middleware::envelope_errors))
+        .layer(DefaultBodyLimit::max(middleware::MAX_JSON_BODY_BYTES))
+        .service(v1);
+    let outside_v1 = Router::new()
         .route("/api", any(api_not_found))
         .route("/api/", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
         .route("/openapi.json", get(openapi))
-        .layer(DefaultBodyLimit::max(middleware::MAX_JSON_BODY_BYTES))
         .layer(from_fn(middleware::envelope_errors))
-        .with_state(state)
+        .with_state(state);
+    Router::new().nest_service("/api/v1", v1).merge(outside_v1)
 }

@@ -856,3 +856,31 @@ impl ReadConnections {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// `.cargo/config.toml` builds the bundled SQLite without memory statistics and without one
+    /// page cache shared by all connections, each of which put a global mutex on the writer's
+    /// hot path; a build that bypassed that file would lose both without any other sign.
+    #[test]
+    fn the_bundled_sqlite_has_no_global_mutex_on_allocations_or_page_fetches() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let options: Vec<String> = conn
+            .prepare("PRAGMA compile_options")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            options.iter().any(|option| option == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        assert!(
+            !options
+                .iter()
+                .any(|option| option == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
+}

@@ -31,6 +31,19 @@ pub async fn readyz(Extension(engine): Extension<Engine>) -> Response {
     }
 }
 
+/// What every request passes through, as one layer rather than three (each `from_fn` layer boxes
+/// its future and its inner service for every request): the request log, around the security
+/// headers, around [`retry_stalled_pages`].
+pub async fn every_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let mut response = retry_stalled_pages(request, next).await;
+    add_security_headers(&path, &mut response);
+    log_request(&method, &path, response.status(), started);
+    response
+}
+
 /// Headers every response carries: the flow may not be framed by other sites, tokens in URLs do
 /// not leak through the Referer, and content types are not sniffed.
 ///
@@ -38,9 +51,8 @@ pub async fn readyz(Extension(engine): Extension<Engine>) -> Response {
 /// `Content-Security-Policy: frame-ancestors …` with the origins its template allows (or
 /// `'none'`), and carries no `X-Frame-Options`, which cannot name origins. An embed response that
 /// did not set a policy gets `'none'`.
-pub async fn security_headers(request: Request, next: Next) -> Response {
-    let embed = request.uri().path() == "/embed";
-    let mut response = next.run(request).await;
+fn add_security_headers(path: &str, response: &mut Response) {
+    let embed = path == "/embed";
     let headers = response.headers_mut();
     // An embed page that refuses to be framed answers `'none'`: then X-Frame-Options says so too.
     let has_policy = headers
@@ -58,21 +70,14 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     }
     set("referrer-policy", "no-referrer");
     set("x-content-type-options", "nosniff");
-    response
 }
 
 /// One structured line per request: method, path without its query, status and duration.
-pub async fn log_requests(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
+fn log_request(method: &axum::http::Method, path: &str, status: StatusCode, started: Instant) {
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     if path != "/healthz" {
-        tracing::info!(http.method = %method, http.path = %path, http.status = status, duration_ms, "request");
+        tracing::info!(http.method = %method, http.path = %path, http.status = status.as_u16(), duration_ms, "request");
     }
-    response
 }
 
 /// The pages rendered whole on the server before they answer (`SsrMode::Async`).

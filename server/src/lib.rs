@@ -62,15 +62,13 @@ pub fn router(engine: Engine, settings: &Settings) -> Router {
     // rather than with `Router::layer`, which wraps each route's boxed service: axum clones a
     // route's whole stack of boxes for every request.
     let layered = tower::ServiceBuilder::new()
-        .layer(axum::middleware::from_fn(http_layer::log_requests))
-        .layer(axum::middleware::from_fn(http_layer::security_headers))
+        .layer(axum::middleware::from_fn(http_layer::every_request))
         .layer(axum::Extension(mail::Mailer::new(
             settings.smtp_url.as_deref(),
             &settings.mail_from,
             &settings.organization_name,
         )))
         .layer(axum::Extension(engine))
-        .layer(axum::middleware::from_fn(http_layer::retry_stalled_pages))
         .service(routes);
     Router::new().fallback_service(layered)
 }

@@ -72,8 +72,8 @@ impl RateLimiter {
     }
 }
 
-/// Resolves `Authorization: Bearer <key>` to a [`Caller`], refuses others with 401, and applies
-/// the rate limit (429 with `Retry-After`).
+/// Resolves `Authorization: Bearer <key>` to a [`Caller`], refuses others with 401, applies the
+/// rate limit (429 with `Retry-After`), then runs the request under its [`idempotency`] key.
 pub async fn authenticate(
     State(state): State<ApiState>,
     mut request: Request,
@@ -114,7 +114,8 @@ pub async fn authenticate(
     request.extensions_mut().insert(Caller {
         api_key_id: record.id,
     });
-    next.run(request).await
+    // In the same layer (a `from_fn` layer boxes its future and inner service per request).
+    idempotency(State(state), request, next).await
 }
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";

@@ -290,8 +290,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/webhooks/{id}/replay", post(webhooks::replay))
-        // Inner first: authentication runs, then idempotency sees the caller.
-        .route_layer(from_fn_with_state(state.clone(), middleware::idempotency))
+        // Authentication, then idempotency (which needs the caller) in the same layer.
         .route_layer(from_fn_with_state(state.clone(), middleware::authenticate))
         .fallback(api_not_found)
         .with_state(state.clone());

@@ -30,6 +30,12 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, Notify};
 
+/// The sweep's query for open inquiries past their expiry, oldest first. `INDEXED BY`: left to
+/// itself, SQLite chose `inquiries_by_status` and read and sorted every open inquiry (35 ms for
+/// 141,000 on each sweep, once a second) instead of the first entries of the partial index.
+const OVERDUE_INQUIRIES: &str = "SELECT id FROM inquiries INDEXED BY inquiries_open_by_expiry \
+    WHERE status IN ('created', 'pending') AND expires_at <= ? ORDER BY expires_at LIMIT ?";
+
 /// A SQLite database: a small pool for reads, and one writer thread
 /// ([`super::sqlite_writer`]) that owns the only write connection and commits concurrent
 /// batches together.
@@ -501,13 +507,11 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<InquiryId>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id FROM inquiries WHERE status IN ('created', 'pending') AND expires_at <= ? ORDER BY expires_at LIMIT ?",
-        )
-        .bind(to_millis(now))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(OVERDUE_INQUIRIES)
+            .bind(to_millis(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|row| InquiryId::parse(row.try_get("id")?).map_err(corrupt))
             .collect()
@@ -946,5 +950,36 @@ impl Store for SqliteStore {
 
     fn deliveries_queued(&self) -> Arc<Notify> {
         self.deliveries_queued.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SqliteStore, OVERDUE_INQUIRIES};
+    use sqlx::Row;
+
+    /// The sweep runs every second over a table that only grows: it must read the first
+    /// entries of the partial index, not every open inquiry, and sort nothing.
+    #[tokio::test]
+    async fn the_expiry_sweep_reads_only_the_partial_index_of_open_inquiries() {
+        let data = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&data.path().join("verity.sqlite3"))
+            .await
+            .unwrap();
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {OVERDUE_INQUIRIES}"
+        )))
+        .bind(0_i64)
+        .bind(100_i64)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>("detail"))
+        .collect();
+        assert_eq!(
+            plan,
+            ["SEARCH inquiries USING INDEX inquiries_open_by_expiry (expires_at<?)"]
+        );
     }
 }

@@ -359,6 +359,70 @@ fn webhook_attempt_from_row(row: &SqliteRow) -> Result<WebhookAttemptRecord, Sto
 
 /// Appends the cursor condition and order of a newest-first page; `has_where` tells whether a
 /// WHERE clause was already started.
+/// The WHERE terms (after `WHERE 1 = 1`) of an inquiry list's filter.
+fn push_inquiry_filter(query: &mut QueryBuilder<Sqlite>, filter: &InquiryFilter) {
+    if !filter.statuses.is_empty() {
+        // An account or a reference-id narrows far more than a status: the unary `+`
+        // keeps SQLite from walking every inquiry of the status through its index instead
+        // (53 ms at 141,000 inquiries of one status, against 0.02 ms).
+        let narrower = filter.reference_id.is_some() || filter.account_id.is_some();
+        query.push(if narrower {
+            " AND +status IN ("
+        } else {
+            " AND status IN ("
+        });
+        let mut list = query.separated(", ");
+        for status in &filter.statuses {
+            list.push_bind(status.as_str());
+        }
+        list.push_unseparated(")");
+    }
+    if let Some(reference_id) = &filter.reference_id {
+        query
+            .push(" AND reference_id = ")
+            .push_bind(reference_id.clone());
+    }
+    if let Some(account_id) = &filter.account_id {
+        query
+            .push(" AND account_id = ")
+            .push_bind(account_id.to_string());
+    }
+    if let Some(template_id) = &filter.template_id {
+        query
+            .push(" AND template_id = ")
+            .push_bind(template_id.to_string());
+    }
+    if let Some(after) = filter.created_after {
+        query.push(" AND created_at > ").push_bind(to_millis(after));
+    }
+    if let Some(before) = filter.created_before {
+        query
+            .push(" AND created_at < ")
+            .push_bind(to_millis(before));
+    }
+}
+
+/// The WHERE terms (after `WHERE 1 = 1`) of an event list's filter.
+fn push_event_filter(query: &mut QueryBuilder<Sqlite>, filter: &EventFilter) {
+    if !filter.names.is_empty() {
+        // One object's events are few; `+` keeps SQLite from walking every event of the
+        // name instead (80 ms at 141,000 events, against 0.02 ms).
+        query.push(if filter.object_id.is_some() {
+            " AND +name IN ("
+        } else {
+            " AND name IN ("
+        });
+        let mut list = query.separated(", ");
+        for name in &filter.names {
+            list.push_bind(name.clone());
+        }
+        list.push_unseparated(")");
+    }
+    if let Some(object_id) = &filter.object_id {
+        query.push(" AND object_id = ").push_bind(object_id.clone());
+    }
+}
+
 fn push_page(query: &mut QueryBuilder<Sqlite>, page: &PageRequest, has_where: bool) {
     let mut joiner = if has_where { " AND " } else { " WHERE " };
     if let Some(after) = &page.after {
@@ -605,37 +669,7 @@ impl Store for SqliteStore {
         page: &PageRequest,
     ) -> Result<Page<InquiryRecord>, StoreError> {
         let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM inquiries WHERE 1 = 1");
-        if !filter.statuses.is_empty() {
-            query.push(" AND status IN (");
-            let mut list = query.separated(", ");
-            for status in &filter.statuses {
-                list.push_bind(status.as_str());
-            }
-            list.push_unseparated(")");
-        }
-        if let Some(reference_id) = &filter.reference_id {
-            query
-                .push(" AND reference_id = ")
-                .push_bind(reference_id.clone());
-        }
-        if let Some(account_id) = &filter.account_id {
-            query
-                .push(" AND account_id = ")
-                .push_bind(account_id.to_string());
-        }
-        if let Some(template_id) = &filter.template_id {
-            query
-                .push(" AND template_id = ")
-                .push_bind(template_id.to_string());
-        }
-        if let Some(after) = filter.created_after {
-            query.push(" AND created_at > ").push_bind(to_millis(after));
-        }
-        if let Some(before) = filter.created_before {
-            query
-                .push(" AND created_at < ")
-                .push_bind(to_millis(before));
-        }
+        push_inquiry_filter(&mut query, filter);
         self.fetch_page(query, true, page, inquiry_from_row).await
     }
 
@@ -671,17 +705,7 @@ impl Store for SqliteStore {
         page: &PageRequest,
     ) -> Result<Page<EventRecord>, StoreError> {
         let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM events WHERE 1 = 1");
-        if !filter.names.is_empty() {
-            query.push(" AND name IN (");
-            let mut list = query.separated(", ");
-            for name in &filter.names {
-                list.push_bind(name.clone());
-            }
-            list.push_unseparated(")");
-        }
-        if let Some(object_id) = &filter.object_id {
-            query.push(" AND object_id = ").push_bind(object_id.clone());
-        }
+        push_event_filter(&mut query, filter);
         self.fetch_page(query, true, page, event_from_row).await
     }
 
@@ -939,8 +963,14 @@ impl Store for SqliteStore {
                 .push_bind(to_millis(*at)),
         };
         query.push(
-            " AND EXISTS (SELECT 1 FROM json_each(w.enabled_events) WHERE value IN ('*', e.name)) ORDER BY e.id",
+            " AND EXISTS (SELECT 1 FROM json_each(w.enabled_events) WHERE value IN ('*', e.name))",
         );
+        // In id order either way; from a time, through `events_by_created` (ordering by id
+        // alone made SQLite read every event to find the recent ones).
+        query.push(match from {
+            ReplayFrom::Event(_) => " ORDER BY e.id",
+            ReplayFrom::Time(_) => " ORDER BY e.created_at, e.id",
+        });
         let result = query.build().execute(&self.pool).await?;
         if result.rows_affected() > 0 {
             self.deliveries_queued.notify_one();
@@ -955,17 +985,93 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use super::{SqliteStore, OVERDUE_INQUIRIES};
-    use sqlx::Row;
+    use super::{
+        push_event_filter, push_inquiry_filter, push_page, SqliteStore, OVERDUE_INQUIRIES,
+    };
+    use crate::store::{EventFilter, InquiryFilter, PageRequest};
+    use domain::ids::AccountId;
+    use domain::inquiry::InquiryStatus;
+    use sqlx::{QueryBuilder, Row, Sqlite};
+
+    async fn empty_store() -> (SqliteStore, tempfile::TempDir) {
+        let data = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&data.path().join("verity.sqlite3"))
+            .await
+            .unwrap();
+        (store, data)
+    }
+
+    /// SQLite's plan (one line per step) for a list query of the first page.
+    async fn plan(store: &SqliteStore, mut query: QueryBuilder<Sqlite>) -> Vec<String> {
+        let page = PageRequest {
+            size: 10,
+            after: None,
+            before: None,
+        };
+        push_page(&mut query, &page, true);
+        query
+            .build()
+            .fetch_all(&store.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<String, _>("detail"))
+            .collect()
+    }
+
+    /// An account's or a reference-id's inquiries of some status are found through the
+    /// account's (reference-id's) index, not by walking every inquiry of the status.
+    #[tokio::test]
+    async fn inquiries_of_an_account_and_a_status_are_read_through_the_account() {
+        let (store, _data) = empty_store().await;
+        let by_account = InquiryFilter {
+            statuses: vec![InquiryStatus::Completed],
+            account_id: Some(AccountId::new()),
+            ..InquiryFilter::default()
+        };
+        let mut query = QueryBuilder::new("EXPLAIN QUERY PLAN SELECT * FROM inquiries WHERE 1 = 1");
+        push_inquiry_filter(&mut query, &by_account);
+        assert_eq!(
+            plan(&store, query).await,
+            ["SEARCH inquiries USING INDEX inquiries_by_account (account_id=?)"]
+        );
+
+        let by_reference = InquiryFilter {
+            statuses: vec![InquiryStatus::Completed],
+            reference_id: Some("user-1".into()),
+            ..InquiryFilter::default()
+        };
+        let mut query = QueryBuilder::new("EXPLAIN QUERY PLAN SELECT * FROM inquiries WHERE 1 = 1");
+        push_inquiry_filter(&mut query, &by_reference);
+        assert_eq!(
+            plan(&store, query).await,
+            ["SEARCH inquiries USING INDEX inquiries_by_reference (reference_id=?)"]
+        );
+    }
+
+    /// One object's events of some name are found through the object's index.
+    #[tokio::test]
+    async fn events_of_an_object_and_a_name_are_read_through_the_object() {
+        let (store, _data) = empty_store().await;
+        let filter = EventFilter {
+            names: vec!["inquiry.completed".into()],
+            object_id: Some("inq_01M8F3R9J0EVFANS1M98XRG4WQ".into()),
+        };
+        let mut query = QueryBuilder::new("EXPLAIN QUERY PLAN SELECT * FROM events WHERE 1 = 1");
+        push_event_filter(&mut query, &filter);
+        let steps = plan(&store, query).await;
+        assert!(
+            steps[0]
+                .starts_with("SEARCH events USING INDEX sqlite_autoindex_events_2 (object_id=?)"),
+            "{steps:?}"
+        );
+    }
 
     /// The sweep runs every second over a table that only grows: it must read the first
     /// entries of the partial index, not every open inquiry, and sort nothing.
     #[tokio::test]
     async fn the_expiry_sweep_reads_only_the_partial_index_of_open_inquiries() {
-        let data = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&data.path().join("verity.sqlite3"))
-            .await
-            .unwrap();
+        let (store, _data) = empty_store().await;
         let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
             "EXPLAIN QUERY PLAN {OVERDUE_INQUIRIES}"
         )))

@@ -427,7 +427,7 @@ fn push_event_filter(query: &mut QueryBuilder<Sqlite>, filter: &EventFilter) {
 }
 
 /// The SELECT of a webhook replay: a pending delivery for each event from `from` on that the
-/// webhook subscribes to, in id order.
+/// webhook subscribes to, oldest first.
 fn push_replay_select(
     query: &mut QueryBuilder<Sqlite>,
     webhook_id: &WebhookId,

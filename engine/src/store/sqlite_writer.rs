@@ -123,8 +123,11 @@ fn start_checkpointer(
                             && !restart_flag.load(Ordering::Relaxed) =>
                     {
                         // Copies what was committed during the first pass.
-                        if checkpoint(&conn).is_ok() {
-                            restart_flag.store(true, Ordering::Release);
+                        match checkpoint(&conn) {
+                            Ok(_) => restart_flag.store(true, Ordering::Release),
+                            Err(error) => {
+                                tracing::warn!(error = %error, "a background WAL checkpoint failed");
+                            }
                         }
                     }
                     Ok(_) => {}

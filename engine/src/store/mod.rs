@@ -5,6 +5,7 @@
 //! ([`StoreError::Conflict`]). Only the lifecycle service builds status-changing writes.
 
 pub mod sqlite;
+mod sqlite_key_cache;
 mod sqlite_writer;
 
 use crate::records::{

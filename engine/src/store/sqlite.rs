@@ -1,5 +1,6 @@
 //! The embedded default store: one SQLite file in WAL mode, migrated at start-up.
 
+use super::sqlite_key_cache::{ApiKeyCache, OutsideCommits};
 use super::sqlite_writer::{self, ReadConnections, WriteJob};
 use super::{
     EventFilter, IdempotencyClaim, InquiryFilter, Page, PageRequest, ReplayFrom, Store, StoreError,
@@ -43,6 +44,8 @@ const OVERDUE_INQUIRIES: &str = "SELECT id FROM inquiries INDEXED BY inquiries_o
 pub struct SqliteStore {
     pool: SqlitePool,
     readers: Arc<ReadConnections>,
+    /// API keys by hash, as long as the writer sees no other connection commit.
+    api_keys: Arc<ApiKeyCache>,
     writer: mpsc::Sender<WriteJob>,
     /// Woken after a commit queued webhook deliveries.
     deliveries_queued: Arc<Notify>,
@@ -80,6 +83,16 @@ impl SqliteStore {
     /// reads by key run on a read connection of [`ReadConnections`] right here: an indexed
     /// lookup takes microseconds, less than handing it to another thread and back.
     async fn optional_by<T>(
+        &self,
+        sql: &'static str,
+        key: &str,
+        map: fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.read_optional(sql, key, map)
+    }
+
+    /// [`SqliteStore::optional_by`], for callers that are not async.
+    fn read_optional<T>(
         &self,
         sql: &'static str,
         key: &str,
@@ -135,11 +148,13 @@ impl SqliteStore {
             );
         }
         let deliveries_queued = Arc::new(Notify::new());
-        let writer = sqlite_writer::start(path, deliveries_queued.clone())
+        let outside_commits = Arc::new(OutsideCommits::new());
+        let writer = sqlite_writer::start(path, deliveries_queued.clone(), outside_commits.clone())
             .context("opening the SQLite write connection")?;
         Ok(SqliteStore {
             pool,
             readers: Arc::new(ReadConnections::new(path)),
+            api_keys: Arc::new(ApiKeyCache::new(outside_commits)),
             writer,
             deliveries_queued,
         })
@@ -641,12 +656,13 @@ impl Store for SqliteStore {
     }
 
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        self.optional_by(
-            "SELECT * FROM api_keys WHERE key_hash = ?",
-            key_hash,
-            |row| api_key_from_row(row),
-        )
-        .await
+        self.api_keys.get_or_read(key_hash, || {
+            self.read_optional(
+                "SELECT * FROM api_keys WHERE key_hash = ?",
+                key_hash,
+                |row| api_key_from_row(row),
+            )
+        })
     }
 
     async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
@@ -663,6 +679,7 @@ impl Store for SqliteStore {
                 .bind(id.as_str())
                 .execute(&self.pool)
                 .await?;
+        self.api_keys.changed();
         Ok(result.rows_affected() == 1)
     }
 

@@ -6,6 +6,7 @@ use super::sqlite::{
     corrupt, inquiry_from_row, verification_from_row, webhook_from_row, Columns,
     REDACTED_REPLAY_BODY,
 };
+use super::sqlite_key_cache::OutsideCommits;
 use super::{DeliveryNext, NewEvent, StoreError, Write};
 use crate::clock::{from_millis, to_millis};
 use crate::records::{InquiryRecord, ObjectSnapshot};
@@ -59,10 +60,12 @@ fn open(path: &Path, mode: OpenFlags) -> rusqlite::Result<Connection> {
 }
 
 /// Opens the write connection to the (already migrated) database file and starts the writer
-/// thread; returns the queue it takes jobs from.
+/// thread; returns the queue it takes jobs from. The writer tells `outside_commits` of commits
+/// by other connections.
 pub(super) fn start(
     path: &Path,
     deliveries_queued: Arc<Notify>,
+    outside_commits: Arc<OutsideCommits>,
 ) -> anyhow::Result<mpsc::Sender<WriteJob>> {
     let conn = open(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -77,7 +80,13 @@ pub(super) fn start(
     let checkpointer = start_checkpointer(path)?;
     std::thread::Builder::new()
         .name("sqlite-writer".into())
-        .spawn(move || run_writer(conn, jobs, &deliveries_queued, &checkpointer))?;
+        .spawn(move || {
+            let mut watch = OutsideWatch {
+                last_data_version: None,
+                commits: outside_commits,
+            };
+            run_writer(conn, jobs, &deliveries_queued, &checkpointer, &mut watch);
+        })?;
     Ok(writer)
 }
 
@@ -142,6 +151,28 @@ fn start_checkpointer(
     Ok((wake, restart_due))
 }
 
+/// The writer's watch on commits by other connections: `PRAGMA data_version` on the write
+/// connection changes exactly when another connection committed (the checkpointer's checkpoints
+/// change no content, so they do not count).
+struct OutsideWatch {
+    last_data_version: Option<i64>,
+    commits: Arc<OutsideCommits>,
+}
+
+impl OutsideWatch {
+    /// Reads `data_version`; run inside a transaction, where it is current.
+    fn look(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        let version: i64 = conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |row| row.get(0))?;
+        // The first look counts as a change: keys may have been cached before it.
+        let changed = self.last_data_version.is_none_or(|last| last != version);
+        self.last_data_version = Some(version);
+        self.commits.looked(changed);
+        Ok(())
+    }
+}
+
 /// Runs a PASSIVE checkpoint; returns the log's length in frames.
 fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
@@ -157,6 +188,7 @@ fn run_writer(
     mut jobs: mpsc::Receiver<WriteJob>,
     deliveries_queued: &Notify,
     (checkpointer, restart_due): &(std::sync::mpsc::SyncSender<()>, Arc<AtomicBool>),
+    watch: &mut OutsideWatch,
 ) {
     while let Some(first) = jobs.blocking_recv() {
         let mut group = vec![first];
@@ -170,8 +202,16 @@ fn run_writer(
             .iter_mut()
             .map(|job| std::mem::take(&mut job.writes))
             .collect();
-        match commit_group(&mut conn, &batches) {
+        match commit_group(&mut conn, &batches, watch) {
             Ok((outcomes, queued)) => {
+                let touched_api_keys = batches
+                    .iter()
+                    .flatten()
+                    .any(|write| matches!(write, Write::TouchApiKey { .. }));
+                if touched_api_keys {
+                    // After the commit, so that a key read from now on is read as committed.
+                    watch.commits.bump();
+                }
                 // Full: a wake-up is already pending.
                 let _ = checkpointer.try_send(());
                 if queued > 0 {
@@ -211,8 +251,10 @@ fn run_writer(
 fn commit_group(
     conn: &mut Connection,
     batches: &[Vec<Write>],
+    watch: &mut OutsideWatch,
 ) -> Result<(Vec<Result<(), StoreError>>, u64), rusqlite::Error> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    watch.look(conn)?;
     let mut queued = 0;
     for writes in batches {
         match apply_batch(conn, writes) {

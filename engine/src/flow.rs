@@ -351,7 +351,15 @@ impl Engine {
                     Some(account.id)
                 }
                 (None, Some(reference)) => {
-                    match self.store.account_by_reference(reference).await? {
+                    // First try without a read: the account is known, or a new one is inserted,
+                    // which the writer refuses (Conflict, then the second attempt reads it) when
+                    // the reference-id has one already.
+                    let found = match self.store.known_account_by_reference(reference) {
+                        Some(account) => Some(account),
+                        None if attempt == 0 => None,
+                        None => self.store.account_by_reference(reference).await?,
+                    };
+                    match found {
                         Some(account) => Some(account.id),
                         None => {
                             let account = AccountRecord {

@@ -2102,6 +2102,65 @@ async fn the_same_idempotency_key_replays_the_first_response() {
     assert_error(&empty, 400, "invalid_parameter");
 }
 
+/// Inquiry creates insert a reference-id's account without reading first; the writer refuses the
+/// insert when the account exists (another create made it first), and that create tries again.
+/// Concurrent creates share one commit, where a refused batch must not undo the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_creates_with_shared_reference_ids_make_one_account_each() {
+    let app = spawn_app().await;
+    let references = ["shared-a", "shared-b", "shared-c"];
+    let mut tasks = Vec::new();
+    for round in 0..30 {
+        let api = app.api();
+        let reference = references[round % references.len()];
+        tasks.push(tokio::spawn(async move {
+            let body = inquiry_request(json!({ "reference-id": reference }));
+            (reference, api.post_json("/api/v1/inquiries", &body).await)
+        }));
+    }
+    let mut account_of = std::collections::BTreeMap::new();
+    let mut inquiries = BTreeSet::new();
+    for task in tasks {
+        let (reference, response) = task.await.unwrap();
+        assert_eq!(response.status, 201, "{}", response.text());
+        let document = response.json();
+        inquiries.insert(id_of(&document));
+        let account = document["data"]["relationships"]["account"]["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let first = account_of
+            .entry(reference)
+            .or_insert_with(|| account.clone());
+        assert_eq!(*first, account, "one account for {reference}");
+    }
+    assert_eq!(inquiries.len(), 30);
+    for reference in references {
+        let found = app
+            .api()
+            .get(&format!(
+                "/api/v1/accounts?filter[reference-id]={reference}"
+            ))
+            .await
+            .json();
+        assert_eq!(ids_of(&found), [account_of[reference].as_str()]);
+        let listed = app
+            .list_ids(&format!("?filter[reference-id]={reference}"))
+            .await;
+        assert_eq!(listed.len(), 10, "{reference}: {listed:?}");
+    }
+    // Once read, an account is known: a later create reuses it as well.
+    let later = app
+        .create_inquiry(json!({ "reference-id": "shared-a" }))
+        .await;
+    assert_eq!(
+        later["data"]["relationships"]["account"]["data"]["id"],
+        json!(account_of["shared-a"])
+    );
+    let all = app.api().get("/api/v1/accounts").await.json();
+    assert_eq!(ids_of(&all).len(), 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_identical_posts_create_exactly_one_inquiry() {
     let app = spawn_app().await;

@@ -5,7 +5,7 @@
 //! ([`StoreError::Conflict`]). Only the lifecycle service builds status-changing writes.
 
 pub mod sqlite;
-mod sqlite_key_cache;
+mod sqlite_read_cache;
 mod sqlite_writer;
 
 use crate::records::{
@@ -319,6 +319,11 @@ pub trait Store: Send + Sync + 'static {
         &self,
         reference_id: &str,
     ) -> Result<Option<AccountRecord>, StoreError>;
+    /// The account of `reference_id` if the store knows it without reading the database (a
+    /// store may remember the accounts it read); `None` says nothing about whether one exists.
+    fn known_account_by_reference(&self, _reference_id: &str) -> Option<AccountRecord> {
+        None
+    }
     async fn list_accounts(
         &self,
         reference_id: Option<&str>,

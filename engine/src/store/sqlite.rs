@@ -1,6 +1,6 @@
 //! The embedded default store: one SQLite file in WAL mode, migrated at start-up.
 
-use super::sqlite_key_cache::{ApiKeyCache, OutsideCommits};
+use super::sqlite_read_cache::{OutsideCommits, ReadCache};
 use super::sqlite_writer::{self, ReadConnections, WriteJob};
 use super::{
     EventFilter, IdempotencyClaim, InquiryFilter, Page, PageRequest, ReplayFrom, Store, StoreError,
@@ -44,8 +44,10 @@ const OVERDUE_INQUIRIES: &str = "SELECT id FROM inquiries INDEXED BY inquiries_o
 pub struct SqliteStore {
     pool: SqlitePool,
     readers: Arc<ReadConnections>,
-    /// API keys by hash, as long as the writer sees no other connection commit.
-    api_keys: Arc<ApiKeyCache>,
+    /// API keys by hash and accounts by reference-id, as long as the writer sees no other
+    /// connection commit.
+    api_keys: Arc<ReadCache<ApiKeyRecord>>,
+    accounts_by_reference: Arc<ReadCache<AccountRecord>>,
     writer: mpsc::Sender<WriteJob>,
     /// Woken after a commit queued webhook deliveries.
     deliveries_queued: Arc<Notify>,
@@ -154,7 +156,8 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             readers: Arc::new(ReadConnections::new(path)),
-            api_keys: Arc::new(ApiKeyCache::new(outside_commits)),
+            api_keys: Arc::new(ReadCache::new(outside_commits.clone())),
+            accounts_by_reference: Arc::new(ReadCache::new(outside_commits)),
             writer,
             deliveries_queued,
         })
@@ -510,12 +513,21 @@ impl Store for SqliteStore {
     async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Unavailable("the SQLite writer stopped".into());
+        let touches_api_key = writes
+            .iter()
+            .any(|write| matches!(write, Write::TouchApiKey { .. }));
         self.writer
             .send(WriteJob { writes, reply })
             .await
             .map_err(|_| stopped())?;
         // The writer owns the job now: if this caller goes away, its batch still commits whole.
-        answer.await.map_err(|_| stopped())?
+        answer.await.map_err(|_| stopped())??;
+        if touches_api_key {
+            // After the commit, so that the key is read again as committed. (Had this caller
+            // gone away first, the next request would stamp the key again, and get here.)
+            self.api_keys.changed();
+        }
+        Ok(())
     }
 
     async fn save_template_version(
@@ -694,12 +706,17 @@ impl Store for SqliteStore {
         &self,
         reference_id: &str,
     ) -> Result<Option<AccountRecord>, StoreError> {
-        self.optional_by(
-            "SELECT * FROM accounts WHERE reference_id = ?",
-            reference_id,
-            |row| account_from_row(row),
-        )
-        .await
+        self.accounts_by_reference.get_or_read(reference_id, || {
+            self.read_optional(
+                "SELECT * FROM accounts WHERE reference_id = ?",
+                reference_id,
+                |row| account_from_row(row),
+            )
+        })
+    }
+
+    fn known_account_by_reference(&self, reference_id: &str) -> Option<AccountRecord> {
+        self.accounts_by_reference.get(reference_id)
     }
 
     async fn list_accounts(

@@ -6,7 +6,7 @@ use super::sqlite::{
     corrupt, inquiry_from_row, verification_from_row, webhook_from_row, Columns,
     REDACTED_REPLAY_BODY,
 };
-use super::sqlite_key_cache::OutsideCommits;
+use super::sqlite_read_cache::OutsideCommits;
 use super::{DeliveryNext, NewEvent, StoreError, Write};
 use crate::clock::{from_millis, to_millis};
 use crate::records::{InquiryRecord, ObjectSnapshot};
@@ -204,14 +204,6 @@ fn run_writer(
             .collect();
         match commit_group(&mut conn, &batches, watch) {
             Ok((outcomes, queued)) => {
-                let touched_api_keys = batches
-                    .iter()
-                    .flatten()
-                    .any(|write| matches!(write, Write::TouchApiKey { .. }));
-                if touched_api_keys {
-                    // After the commit, so that a key read from now on is read as committed.
-                    watch.commits.bump();
-                }
                 // Full: a wake-up is already pending.
                 let _ = checkpointer.try_send(());
                 if queued > 0 {
@@ -256,9 +248,17 @@ fn commit_group(
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     watch.look(conn)?;
     let mut queued = 0;
+    let mut outcomes = Vec::with_capacity(batches.len());
     for writes in batches {
         match apply_batch(conn, writes) {
-            Ok(count) => queued += count,
+            Ok(count) => {
+                queued += count;
+                outcomes.push(Ok(()));
+            }
+            // Nothing of this batch was written: refuse it alone, without a savepoint.
+            Err((0, StoreError::Conflict)) if leaves_nothing_when_refused(&writes[0]) => {
+                outcomes.push(Err(StoreError::Conflict));
+            }
             Err(_) => {
                 conn.prepare_cached("ROLLBACK")?.execute([])?;
                 return commit_group_batch_by_batch(conn, batches);
@@ -266,7 +266,14 @@ fn commit_group(
         }
     }
     conn.prepare_cached("COMMIT")?.execute([])?;
-    Ok((batches.iter().map(|_| Ok(())).collect(), queued))
+    Ok((outcomes, queued))
+}
+
+/// A write that, refused, leaves the transaction as it was: a single INSERT, which SQLite backs
+/// out whole when it breaks a constraint. An inquiry create whose reference-id already has an
+/// account starts with one (it inserts the account without reading first).
+fn leaves_nothing_when_refused(write: &Write) -> bool {
+    matches!(write, Write::InsertAccount(_))
 }
 
 /// Commits the batches in one transaction, each inside its own savepoint: a batch whose guard
@@ -280,7 +287,7 @@ fn commit_group_batch_by_batch(
     let mut queued = 0;
     for writes in batches {
         conn.prepare_cached("SAVEPOINT batch")?.execute([])?;
-        let outcome = apply_batch(conn, writes);
+        let outcome = apply_batch(conn, writes).map_err(|(_, error)| error);
         match outcome {
             Ok(count) => queued += count,
             Err(_) => {
@@ -295,12 +302,12 @@ fn commit_group_batch_by_batch(
 }
 
 /// Applies one batch's writes in order, stopping at the first that fails; returns how many
-/// webhook deliveries they queued.
-fn apply_batch(conn: &Connection, writes: &[Write]) -> Result<u64, StoreError> {
+/// webhook deliveries they queued, or the index of the write that failed and why.
+fn apply_batch(conn: &Connection, writes: &[Write]) -> Result<u64, (usize, StoreError)> {
     let mut queued = 0;
     for (index, write) in writes.iter().enumerate() {
         let previous = index.checked_sub(1).map(|before| &writes[before]);
-        queued += apply(conn, write, previous)?;
+        queued += apply(conn, write, previous).map_err(|error| (index, error))?;
     }
     Ok(queued)
 }

@@ -1,17 +1,19 @@
-//! The SQLite store's cache of API keys by hash, kept true by the writer: every request
-//! authenticates, and a point read costs a read transaction that re-reads its pages (each commit
-//! empties a reader's page cache), ~10 % of the tokio workers' time in the create benchmark.
+//! The SQLite store's caches of rows read on every API request, kept true by the writer: API
+//! keys by hash (every request authenticates) and accounts by reference-id (every inquiry create
+//! with a reference-id). A point read costs a read transaction that re-reads its pages (each
+//! commit empties a reader's page cache): the two were ~16 % of the tokio workers' time in the
+//! create benchmark.
 //!
-//! Keys are revoked on other connections: by `verity api-key revoke` in another process, or by
+//! Accounts are never changed or deleted once written, so only another process could make a
+//! cached one wrong. Keys are revoked on other connections: by `verity api-key revoke` in another process, or by
 //! the store's own `revoke_api_key` on the sqlx pool. The writer reads `PRAGMA data_version` at
 //! the start of each of its transactions, which changes exactly when another connection
-//! committed, and then bumps a generation; the generation is bumped too after the writer stamps a
-//! key's last use and after this store revokes a key. A cached key is used only while its
+//! committed, and then bumps a generation; a cache's own generation is bumped when this store
+//! stamps a key's last use or revokes a key. A cached key is used only while its
 //! generation is current and the writer looked within [`FRESH_FOR`]: so a key revoked by another
 //! process is refused at most that long after the revocation committed (one revoked by this
 //! process, at once), and an idle server (no transactions, so no looks) reads the table.
 
-use crate::records::ApiKeyRecord;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -21,13 +23,13 @@ use std::time::{Duration, Instant};
 /// load the writer starts a transaction every millisecond or so.
 pub(super) const FRESH_FOR: Duration = Duration::from_millis(5);
 
-/// Keys kept at most; the cache starts over when full (an organization has a handful).
-const CAPACITY: usize = 1024;
+/// Rows kept at most by each cache; a cache starts over when full.
+const CAPACITY: usize = 16 * 1024;
 
 /// What the writer publishes of other connections' commits.
 #[derive(Debug)]
 pub(super) struct OutsideCommits {
-    /// Bumped when another connection committed, or the writer changed `api_keys`.
+    /// Bumped when the writer finds that another connection committed.
     generation: AtomicU64,
     /// When the writer last read `data_version`, in µs since `started`, plus one (0: never).
     looked_at: AtomicU64,
@@ -50,15 +52,10 @@ impl OutsideCommits {
     /// The writer has just read `data_version`; `changed` when it differs from its last reading.
     pub(super) fn looked(&self, changed: bool) {
         if changed {
-            self.bump();
+            self.generation.fetch_add(1, Ordering::AcqRel);
         }
         self.looked_at
             .store(self.micros_since_start() + 1, Ordering::Release);
-    }
-
-    /// Something cached may be out of date.
-    pub(super) fn bump(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     fn generation(&self) -> u64 {
@@ -76,55 +73,69 @@ impl OutsideCommits {
     }
 }
 
-/// API keys by the hash of the key, each with the generation it was read under.
+/// Rows by a unique key, each with the generation it was read under: the sum of the outside
+/// commits' generation and this cache's own, which only grow, so an equal sum means neither moved.
 #[derive(Debug)]
-pub(super) struct ApiKeyCache {
+pub(super) struct ReadCache<T> {
     commits: std::sync::Arc<OutsideCommits>,
-    keys: Mutex<HashMap<String, (u64, ApiKeyRecord)>>,
+    /// Bumped when this store changed the table itself.
+    own_changes: AtomicU64,
+    rows: Mutex<HashMap<String, (u64, T)>>,
 }
 
-impl ApiKeyCache {
-    pub(super) fn new(commits: std::sync::Arc<OutsideCommits>) -> ApiKeyCache {
-        ApiKeyCache {
+impl<T: Clone> ReadCache<T> {
+    pub(super) fn new(commits: std::sync::Arc<OutsideCommits>) -> ReadCache<T> {
+        ReadCache {
             commits,
-            keys: Mutex::new(HashMap::new()),
+            own_changes: AtomicU64::new(0),
+            rows: Mutex::new(HashMap::new()),
         }
     }
 
-    fn keys(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, ApiKeyRecord)>> {
-        self.keys
+    fn rows(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, T)>> {
+        self.rows
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// This store changed a key itself: what is cached may be out of date.
+    /// This store changed the table itself (and committed): what is cached may be out of date.
     pub(super) fn changed(&self) {
-        self.commits.bump();
+        self.own_changes.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// The key stored under `key_hash`, from the cache when it can be trusted, else from `read`
-    /// (and then cached). Keys not found are not cached.
+    fn generation(&self) -> u64 {
+        self.own_changes.load(Ordering::Acquire) + self.commits.generation()
+    }
+
+    /// The row cached under `key`, if it can be trusted; never reads the database.
+    pub(super) fn get(&self, key: &str) -> Option<T> {
+        let generation =
+            self.commits.trusted_generation()? + self.own_changes.load(Ordering::Acquire);
+        match self.rows().get(key) {
+            Some((cached_under, row)) if *cached_under == generation => Some(row.clone()),
+            _ => None,
+        }
+    }
+
+    /// The row stored under `key`, from the cache when it can be trusted, else from `read` (and
+    /// then cached). Rows not found are not cached.
     pub(super) fn get_or_read<E>(
         &self,
-        key_hash: &str,
-        read: impl FnOnce() -> Result<Option<ApiKeyRecord>, E>,
-    ) -> Result<Option<ApiKeyRecord>, E> {
-        if let Some(generation) = self.commits.trusted_generation() {
-            if let Some((cached_under, record)) = self.keys().get(key_hash) {
-                if *cached_under == generation {
-                    return Ok(Some(record.clone()));
-                }
-            }
+        key: &str,
+        read: impl FnOnce() -> Result<Option<T>, E>,
+    ) -> Result<Option<T>, E> {
+        if let Some(row) = self.get(key) {
+            return Ok(Some(row));
         }
-        // Read before the row: a change committed meanwhile leaves this entry already stale.
-        let generation = self.commits.generation();
+        // Taken before the read: a change committed meanwhile leaves this entry already stale.
+        let generation = self.generation();
         let found = read()?;
-        if let Some(record) = &found {
-            let mut keys = self.keys();
-            if keys.len() >= CAPACITY {
-                keys.clear();
+        if let Some(row) = &found {
+            let mut rows = self.rows();
+            if rows.len() >= CAPACITY {
+                rows.clear();
             }
-            keys.insert(key_hash.to_owned(), (generation, record.clone()));
+            rows.insert(key.to_owned(), (generation, row.clone()));
         }
         Ok(found)
     }

@@ -516,6 +516,16 @@ impl Store for SqliteStore {
         let touches_api_key = writes
             .iter()
             .any(|write| matches!(write, Write::TouchApiKey { .. }));
+        let accounts_generation = self.accounts_by_reference.generation();
+        let new_accounts: Vec<AccountRecord> = writes
+            .iter()
+            .filter_map(|write| match write {
+                Write::InsertAccount(account) if account.reference_id.is_some() => {
+                    Some(account.clone())
+                }
+                _ => None,
+            })
+            .collect();
         self.writer
             .send(WriteJob { writes, reply })
             .await
@@ -526,6 +536,12 @@ impl Store for SqliteStore {
             // After the commit, so that the key is read again as committed. (Had this caller
             // gone away first, the next request would stamp the key again, and get here.)
             self.api_keys.changed();
+        }
+        for account in new_accounts {
+            if let Some(reference) = account.reference_id.clone() {
+                self.accounts_by_reference
+                    .remember(&reference, account, accounts_generation);
+            }
         }
         Ok(())
     }

@@ -103,8 +103,19 @@ impl<T: Clone> ReadCache<T> {
         self.own_changes.fetch_add(1, Ordering::AcqRel);
     }
 
-    fn generation(&self) -> u64 {
+    /// The generation to remember a row under that is read or written from now on.
+    pub(super) fn generation(&self) -> u64 {
         self.own_changes.load(Ordering::Acquire) + self.commits.generation()
+    }
+
+    /// Remembers a row that this store wrote (and committed), under the generation taken before
+    /// it wrote it.
+    pub(super) fn remember(&self, key: &str, row: T, generation: u64) {
+        let mut rows = self.rows();
+        if rows.len() >= CAPACITY {
+            rows.clear();
+        }
+        rows.insert(key.to_owned(), (generation, row));
     }
 
     /// The row cached under `key`, if it can be trusted; never reads the database.
@@ -131,11 +142,7 @@ impl<T: Clone> ReadCache<T> {
         let generation = self.generation();
         let found = read()?;
         if let Some(row) = &found {
-            let mut rows = self.rows();
-            if rows.len() >= CAPACITY {
-                rows.clear();
-            }
-            rows.insert(key.to_owned(), (generation, row.clone()));
+            self.remember(key, row.clone(), generation);
         }
         Ok(found)
     }

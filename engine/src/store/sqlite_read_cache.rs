@@ -200,17 +200,19 @@ mod tests {
         assert_eq!(changed, 1);
     }
 
-    #[tokio::test]
-    async fn a_key_revoked_by_another_process_is_seen_at_the_writers_next_transaction() {
+    /// A store that read (so cached) a key, which another process then revoked.
+    async fn key_cached_then_revoked_elsewhere() -> (tempfile::TempDir, SqliteStore, ApiKeyRecord) {
         let data = tempfile::tempdir().unwrap();
         let path = data.path().join("verity.sqlite3");
         let (store, key) = store_with_key(&path).await;
         commit_something(&store).await;
         let found = store.api_key_by_hash(&key.key_hash).await.unwrap().unwrap();
         assert!(found.revoked_at.is_none());
-
         revoke_elsewhere(&path, &key);
-        commit_something(&store).await;
+        (data, store, key)
+    }
+
+    async fn assert_read_as_revoked(store: &SqliteStore, key: &ApiKeyRecord) {
         let found = store.api_key_by_hash(&key.key_hash).await.unwrap().unwrap();
         assert!(
             found.revoked_at.is_some(),
@@ -219,21 +221,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn without_transactions_of_the_writer_the_cache_is_not_trusted() {
-        let data = tempfile::tempdir().unwrap();
-        let path = data.path().join("verity.sqlite3");
-        let (store, key) = store_with_key(&path).await;
+    async fn a_key_revoked_by_another_process_is_seen_at_the_writers_next_transaction() {
+        let (_data, store, key) = key_cached_then_revoked_elsewhere().await;
         commit_something(&store).await;
-        let found = store.api_key_by_hash(&key.key_hash).await.unwrap().unwrap();
-        assert!(found.revoked_at.is_none());
+        assert_read_as_revoked(&store, &key).await;
+    }
 
-        revoke_elsewhere(&path, &key);
+    #[tokio::test]
+    async fn without_transactions_of_the_writer_the_cache_is_not_trusted() {
+        let (_data, store, key) = key_cached_then_revoked_elsewhere().await;
         tokio::time::sleep(FRESH_FOR * 2).await;
-        let found = store.api_key_by_hash(&key.key_hash).await.unwrap().unwrap();
-        assert!(
-            found.revoked_at.is_some(),
-            "a revoked key was served from the cache"
-        );
+        assert_read_as_revoked(&store, &key).await;
     }
 
     #[tokio::test]

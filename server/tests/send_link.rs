@@ -131,31 +131,50 @@ impl Drop for SmtpSink {
 }
 
 impl SmtpSink {
+    /// Starts the sink on a free port. The port is free when picked, but a test running beside
+    /// this one may bind it before the sink does (the sink then exits): so the sink counts as
+    /// started only once its SMTP greeting is read, and starts again on another port otherwise.
     async fn start() -> SmtpSink {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = tempfile::tempdir().unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/smtp-sink.py");
-        let child = Command::new("/usr/bin/python3")
-            .arg(script)
-            .args(["--port", &port.to_string(), "--dir"])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("python3-aiosmtpd is installed (scripts/setup.sh --tests)");
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                break;
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let dir = tempfile::tempdir().unwrap();
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/smtp-sink.py");
+            let child = Command::new("/usr/bin/python3")
+                .arg(script)
+                .args(["--port", &port.to_string(), "--dir"])
+                .arg(dir.path())
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("python3-aiosmtpd is installed (scripts/setup.sh --tests)");
+            let mut sink = SmtpSink { child, port, dir };
+            for _ in 0..100 {
+                if sink.greets().await {
+                    return sink;
+                }
+                if sink.child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        SmtpSink { child, port, dir }
+        panic!("the SMTP sink did not start");
+    }
+
+    /// True when an SMTP server answers on the port with its `220` greeting.
+    async fn greets(&self) -> bool {
+        use tokio::io::AsyncReadExt;
+        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await else {
+            return false;
+        };
+        let mut greeting = [0u8; 3];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), stream.read_exact(&mut greeting)).await,
+            Ok(Ok(_))
+        ) && &greeting == b"220"
     }
 
     fn url(&self) -> String {

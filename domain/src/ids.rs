@@ -39,6 +39,38 @@ pub fn new_suffix() -> String {
     encode_base32_128(uuid::Uuid::now_v7().as_u128())
 }
 
+/// The bits of a UUIDv7 after its 48-bit millisecond timestamp.
+const AFTER_MILLIS: u32 = 80;
+
+/// A suffix that carries `unix_millis` as its time: a UUIDv7 of that millisecond in Crockford
+/// base32, so that records whose id carries their creation time can be found by time through the
+/// id's index ([`suffix_bound`]). After the time come 42 bits of a counter of this process (from a
+/// random start) and 32 random bits: ids made in one millisecond sort in the order they were made,
+/// even while other threads make ids for other times.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn suffix_at(unix_millis: u64) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static MADE: AtomicU64 = AtomicU64::new(0);
+    let random = uuid::Uuid::new_v4().as_u128();
+    let start = *START.get_or_init(|| (random >> 64) as u64 & ((1 << 40) - 1));
+    let count =
+        u128::from(start.wrapping_add(MADE.fetch_add(1, Ordering::Relaxed)) & ((1 << 42) - 1));
+    let value = (u128::from(unix_millis & ((1 << 48) - 1)) << AFTER_MILLIS)
+        | (0x7 << 76) // version 7
+        | ((count >> 30) << 64) // rand_a: the counter's high 12 bits
+        | (0b10 << 62) // the RFC 9562 variant
+        | ((count & ((1 << 30) - 1)) << 32) // the counter's low 30 bits
+        | (random & 0xffff_ffff);
+    encode_base32_128(value)
+}
+
+/// The smallest suffix that [`suffix_at`] can make for `unix_millis` (every suffix made for a
+/// later millisecond sorts after it, every one for an earlier millisecond before it).
+pub fn suffix_bound(unix_millis: u64) -> String {
+    encode_base32_128(u128::from(unix_millis & ((1 << 48) - 1)) << AFTER_MILLIS)
+}
+
 fn valid_suffix(suffix: &str) -> bool {
     !suffix.is_empty()
         && suffix.len() <= 64
@@ -63,6 +95,13 @@ macro_rules! prefixed_id {
             #[allow(clippy::new_without_default)]
             pub fn new() -> Self {
                 Self(format!("{}{}", $prefix, new_suffix()))
+            }
+
+            /// A new id that carries `unix_millis` as its time (see [`suffix_at`]); unique, and
+            /// ordered after every id made before it for the same millisecond.
+            #[cfg(not(target_arch = "wasm32"))]
+            pub fn at_millis(unix_millis: u64) -> Self {
+                Self(format!("{}{}", $prefix, suffix_at(unix_millis)))
             }
 
             /// Parses an id, refusing other prefixes and characters.
@@ -162,6 +201,44 @@ mod tests {
         assert!(id.as_str().starts_with("inq_"));
         assert_eq!(id.as_str().len(), 4 + 26);
         assert_eq!(InquiryId::parse(id.as_str()), Ok(id));
+    }
+
+    #[test]
+    fn ids_made_for_a_time_carry_it_and_sort_by_it() {
+        let at = 1_795_809_051_580;
+        // Interleaved with ids for other times, as concurrent requests make them.
+        let ids: Vec<InquiryId> = (0..200)
+            .map(|n| {
+                InquiryId::at_millis(at + 7 * (n % 3));
+                InquiryId::at_millis(at)
+            })
+            .collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(
+            ids, sorted,
+            "made within one millisecond, in the order made"
+        );
+        let before = format!("inq_{}", suffix_bound(at));
+        let after = format!("inq_{}", suffix_bound(at + 1));
+        for id in &ids {
+            assert!(before.as_str() <= id.as_str() && id.as_str() < after.as_str());
+            let uuid = uuid::Uuid::from_u128(decode(&id.as_str()[4..]));
+            assert_eq!(uuid.get_version_num(), 7);
+            let (seconds, nanos) = uuid.get_timestamp().unwrap().to_unix();
+            assert_eq!(seconds * 1000 + u64::from(nanos) / 1_000_000, at);
+        }
+        // An earlier time (another clock) still gives an id of that time.
+        let earlier = InquiryId::at_millis(at - 60_000);
+        assert!(earlier.as_str() < before.as_str());
+    }
+
+    /// Crockford base32 (26 characters) back to 128 bits.
+    fn decode(suffix: &str) -> u128 {
+        suffix.bytes().fold(0u128, |value, c| {
+            let digit = CROCKFORD.iter().position(|&d| d == c).unwrap() as u128;
+            (value << 5) | digit
+        })
     }
 
     #[test]

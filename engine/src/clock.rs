@@ -54,6 +54,11 @@ impl Clock for ManualClock {
     }
 }
 
+/// Unix milliseconds as an id's time (see `domain::ids::suffix_at`); 0 for times before 1970.
+pub fn id_millis(at: OffsetDateTime) -> u64 {
+    u64::try_from(to_millis(at)).unwrap_or(0)
+}
+
 /// Unix milliseconds, the form times are stored in.
 pub fn to_millis(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)

@@ -378,7 +378,8 @@ impl Engine {
             };
             let expires_at = now + Duration::hours(i64::from(version.template.expires_after_hours));
             let inquiry = InquiryRecord {
-                id: InquiryId::new(),
+                // The id carries the creation time, so lists by time can use the id's index.
+                id: InquiryId::at_millis(crate::clock::id_millis(now)),
                 template_id: version.template.id.clone(),
                 template_version_id: version.version_id.clone(),
                 status: InquiryStatus::INITIAL,

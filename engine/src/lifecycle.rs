@@ -3,6 +3,7 @@
 //! Each function asks the domain's transition function whether a change is legal and returns the
 //! guarded status write together with its event, so that callers commit both in one transaction.
 
+use crate::clock::id_millis;
 use crate::error::EngineError;
 use crate::records::{InquiryRecord, VerificationRecord};
 use crate::store::{NewEvent, Store, StoreError, Write};
@@ -20,7 +21,7 @@ fn inquiry_event(
     at: OffsetDateTime,
 ) -> Write {
     Write::InsertEvent(NewEvent {
-        id: EventId::new(),
+        id: EventId::at_millis(id_millis(at)),
         name,
         object_type: "inquiry",
         object_id: inquiry.id.to_string(),
@@ -57,7 +58,7 @@ pub fn transition_inquiry(
 
 fn verification_event(v: &VerificationRecord, name: &'static str, at: OffsetDateTime) -> Write {
     Write::InsertEvent(NewEvent {
-        id: EventId::new(),
+        id: EventId::at_millis(id_millis(at)),
         name,
         object_type: "verification",
         object_id: v.id.to_string(),
@@ -142,7 +143,7 @@ pub fn finish_inquiry<'a>(
 /// A webhook's event (e.g. `webhook.disabled`); webhooks belong to no inquiry.
 pub fn webhook_event(webhook: &WebhookId, name: &'static str, at: OffsetDateTime) -> Write {
     Write::InsertEvent(NewEvent {
-        id: EventId::new(),
+        id: EventId::at_millis(id_millis(at)),
         name,
         object_type: "webhook",
         object_id: webhook.to_string(),

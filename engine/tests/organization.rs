@@ -2,7 +2,7 @@
 
 use domain::ids::{InquiryId, TemplateId};
 use engine::flow::NewInquiry;
-use engine::store::IdempotencyClaim;
+use engine::store::{IdempotencyClaim, InquiryFilter, PageRequest};
 use engine::{Clock, Engine, EngineError, EngineSettings, ManualClock};
 use std::path::Path;
 use std::sync::Arc;
@@ -135,4 +135,73 @@ async fn a_key_records_its_last_use_to_within_a_minute() {
         .unwrap()
         .is_none());
     assert_eq!(last_used(engine.clone()).await, Some(later));
+}
+
+/// Inquiry ids carry the engine clock's time, which the created-after/before filters use to read
+/// through the primary key: with a clock hours away from the machine's, the filters still find
+/// exactly the inquiries created in their range.
+#[tokio::test]
+async fn created_after_and_before_follow_the_engine_clock() {
+    let (engine, clock, _data) = spawn_engine().await;
+    let start = clock.now();
+    let mut created = Vec::new();
+    for _ in 0..3 {
+        let inquiry = engine
+            .create_inquiry(NewInquiry {
+                template_id: Some(TemplateId::parse("itmpl_basic_kyc").unwrap()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .inquiry;
+        created.push(inquiry.id);
+        clock.advance(Duration::hours(1));
+    }
+    let list = |after: Option<time::OffsetDateTime>, before: Option<time::OffsetDateTime>| {
+        let engine = &engine;
+        async move {
+            let filter = InquiryFilter {
+                created_after: after,
+                created_before: before,
+                ..InquiryFilter::default()
+            };
+            let page = PageRequest {
+                size: 10,
+                after: None,
+                before: None,
+            };
+            let page = engine.list_inquiries(&filter, &page).await.unwrap();
+            page.items
+                .into_iter()
+                .map(|inquiry| inquiry.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let half_hour = Duration::minutes(30);
+    assert_eq!(
+        list(Some(start + half_hour), None).await,
+        [created[2].clone(), created[1].clone()]
+    );
+    assert_eq!(
+        list(None, Some(start + Duration::hours(1) + half_hour)).await,
+        [created[1].clone(), created[0].clone()]
+    );
+    assert_eq!(
+        list(
+            Some(start + half_hour),
+            Some(start + Duration::hours(1) + half_hour)
+        )
+        .await,
+        [created[1].clone()]
+    );
+    // Bounds are exact to the millisecond: after the first inquiry's time, not including it.
+    assert_eq!(list(Some(start), Some(start + half_hour)).await, []);
+    assert_eq!(
+        list(
+            Some(start - Duration::milliseconds(1)),
+            Some(start + half_hour)
+        )
+        .await,
+        [created[0].clone()]
+    );
 }

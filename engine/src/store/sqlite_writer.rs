@@ -579,7 +579,7 @@ fn apply(conn: &Connection, write: &Write, previous: Option<&Write>) -> Result<u
                 conn,
                 "UPDATE events SET payload = json_set(payload, '$.object.inquiry.fields', json('{}'), \
                  '$.object.inquiry.field_draft', NULL, '$.object.inquiry.note', NULL) \
-                 WHERE inquiry_id = ? AND object_type = 'inquiry'",
+                 WHERE object_id = ? AND object_type = 'inquiry'",
                 params![id.as_str()],
             )?;
         }

@@ -749,6 +749,44 @@ async fn bad_create_requests_get_the_error_envelope_and_create_nothing() {
         .await;
     assert_error(&malformed, 400, "invalid_json");
 
+    // JSON:API objects only: serde alone would fill `data` or `attributes` from an array, by
+    // position (the first attribute is the template id).
+    for (body, status, code) in [
+        (&b"[]"[..], 422, "invalid_request"),
+        (
+            br#"{"data": [{"inquiry-template-id": "itmpl_basic_kyc"}, null]}"#,
+            422,
+            "invalid_request",
+        ),
+        (
+            br#"{"data": {"attributes": ["itmpl_basic_kyc", null, null, null, null, null, null, null]}}"#,
+            422,
+            "invalid_request",
+        ),
+        (
+            br#"{"d\u0061ta": {"attributes": ["itmpl_basic_kyc", null, null, null, null, null, null, null]}}"#,
+            422,
+            "invalid_request",
+        ),
+        (br#"{"data": null}"#, 422, "invalid_request"),
+        (br#"[1, 2,"#, 400, "invalid_json"),
+        (
+            br#"{"data": {"attributes": {"inquiry-template-id": "itmpl_basic_kyc"}}}}"#,
+            400,
+            "invalid_json",
+        ),
+    ] {
+        let response = api
+            .request(
+                "POST",
+                "/api/v1/inquiries",
+                &[],
+                Some(("application/json", body)),
+            )
+            .await;
+        assert_error(&response, status, code);
+    }
+
     let body = serde_json::to_vec(&inquiry_request(json!({}))).unwrap();
     let wrong_type = api
         .request(

@@ -559,7 +559,7 @@ impl Store for SqliteStore {
             })
             .collect();
         self.writer
-            .send(WriteJob { writes, reply })
+            .send(WriteJob::new(writes, reply)?)
             .await
             .map_err(|_| stopped())?;
         // The writer owns the job now: if this caller goes away, its batch still commits whole.

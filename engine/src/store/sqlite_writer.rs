@@ -25,8 +25,43 @@ use tokio::sync::{mpsc, oneshot, Notify};
 /// One caller's batch of writes, answered once its group has committed.
 #[derive(Debug)]
 pub(super) struct WriteJob {
-    pub writes: Vec<Write>,
-    pub reply: oneshot::Sender<Result<(), StoreError>>,
+    batch: Batch,
+    reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+impl WriteJob {
+    /// A job for `writes`; the payloads of events whose snapshot needs no read are rendered
+    /// here, on the caller's thread, rather than on the writer's (7 % of its instructions).
+    pub(super) fn new(
+        writes: Vec<Write>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    ) -> Result<WriteJob, StoreError> {
+        let rendered = writes
+            .iter()
+            .enumerate()
+            .map(|(index, write)| match write {
+                Write::InsertEvent(event) => {
+                    let previous = index.checked_sub(1).map(|before| &writes[before]);
+                    known_snapshot(event, previous)
+                        .map(|object| event_payload(event, Some(object)))
+                        .transpose()
+                }
+                _ => Ok(None),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(WriteJob {
+            batch: Batch { writes, rendered },
+            reply,
+        })
+    }
+}
+
+/// A batch of writes, with the event payloads rendered before it reached the writer.
+#[derive(Debug, Default)]
+struct Batch {
+    writes: Vec<Write>,
+    /// By write: the payload of an event, when it could be rendered without a read.
+    rendered: Vec<Option<String>>,
 }
 
 /// How many callers' batches share one commit at most.
@@ -198,9 +233,9 @@ fn run_writer(
                 Err(_) => break,
             }
         }
-        let batches: Vec<Vec<Write>> = group
+        let batches: Vec<Batch> = group
             .iter_mut()
-            .map(|job| std::mem::take(&mut job.writes))
+            .map(|job| std::mem::take(&mut job.batch))
             .collect();
         match commit_group(&mut conn, &batches, watch) {
             Ok((outcomes, queued)) => {
@@ -242,21 +277,21 @@ fn run_writer(
 /// with a savepoint per batch, so that only the failing batch is refused.
 fn commit_group(
     conn: &mut Connection,
-    batches: &[Vec<Write>],
+    batches: &[Batch],
     watch: &mut OutsideWatch,
 ) -> Result<(Vec<Result<(), StoreError>>, u64), rusqlite::Error> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     watch.look(conn)?;
     let mut queued = 0;
     let mut outcomes = Vec::with_capacity(batches.len());
-    for writes in batches {
-        match apply_batch(conn, writes) {
+    for batch in batches {
+        match apply_batch(conn, batch) {
             Ok(count) => {
                 queued += count;
                 outcomes.push(Ok(()));
             }
             // Nothing of this batch was written: refuse it alone, without a savepoint.
-            Err((0, StoreError::Conflict)) if leaves_nothing_when_refused(&writes[0]) => {
+            Err((0, StoreError::Conflict)) if leaves_nothing_when_refused(&batch.writes[0]) => {
                 outcomes.push(Err(StoreError::Conflict));
             }
             Err(_) => {
@@ -280,14 +315,14 @@ fn leaves_nothing_when_refused(write: &Write) -> bool {
 /// fails is rolled back alone and answered with its error, the others commit.
 fn commit_group_batch_by_batch(
     conn: &mut Connection,
-    batches: &[Vec<Write>],
+    batches: &[Batch],
 ) -> Result<(Vec<Result<(), StoreError>>, u64), rusqlite::Error> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     let mut outcomes = Vec::with_capacity(batches.len());
     let mut queued = 0;
-    for writes in batches {
+    for batch in batches {
         conn.prepare_cached("SAVEPOINT batch")?.execute([])?;
-        let outcome = apply_batch(conn, writes).map_err(|(_, error)| error);
+        let outcome = apply_batch(conn, batch).map_err(|(_, error)| error);
         match outcome {
             Ok(count) => queued += count,
             Err(_) => {
@@ -303,11 +338,11 @@ fn commit_group_batch_by_batch(
 
 /// Applies one batch's writes in order, stopping at the first that fails; returns how many
 /// webhook deliveries they queued, or the index of the write that failed and why.
-fn apply_batch(conn: &Connection, writes: &[Write]) -> Result<u64, (usize, StoreError)> {
+fn apply_batch(conn: &Connection, batch: &Batch) -> Result<u64, (usize, StoreError)> {
     let mut queued = 0;
-    for (index, write) in writes.iter().enumerate() {
-        let previous = index.checked_sub(1).map(|before| &writes[before]);
-        queued += apply(conn, write, previous).map_err(|error| (index, error))?;
+    for (index, write) in batch.writes.iter().enumerate() {
+        let rendered = batch.rendered.get(index).and_then(Option::as_deref);
+        queued += apply(conn, write, rendered).map_err(|error| (index, error))?;
     }
     Ok(queued)
 }
@@ -373,9 +408,9 @@ fn inquiry_transition_sql(to: InquiryStatus) -> Option<&'static str> {
     })
 }
 
-/// Applies one write; `previous` is the write before it in its batch. Returns how many webhook
-/// deliveries it queued.
-fn apply(conn: &Connection, write: &Write, previous: Option<&Write>) -> Result<u64, StoreError> {
+/// Applies one write; `rendered` is an event's payload, when it was rendered before. Returns how
+/// many webhook deliveries it queued.
+fn apply(conn: &Connection, write: &Write, rendered: Option<&str>) -> Result<u64, StoreError> {
     match write {
         Write::InsertInquiry(inquiry) => {
             run(
@@ -517,7 +552,7 @@ fn apply(conn: &Connection, write: &Write, previous: Option<&Write>) -> Result<u
                 ],
             )?)?;
         }
-        Write::InsertEvent(event) => return insert_event(conn, event, previous),
+        Write::InsertEvent(event) => return insert_event(conn, event, rendered),
         Write::InsertAccount(account) => {
             insert_unique(
                 conn,
@@ -859,25 +894,45 @@ fn as_inserted(inquiry: &InquiryRecord) -> InquiryRecord {
     }
 }
 
-/// Appends an event with its object's snapshot and queues it for every enabled webhook that
-/// subscribes to its name; returns how many deliveries it queued. When the write just before the
-/// event inserted its inquiry, the snapshot is that inquiry, not read back.
-fn insert_event(
-    conn: &Connection,
-    event: &NewEvent,
-    previous: Option<&Write>,
-) -> Result<u64, StoreError> {
-    let object = match previous {
+/// The snapshot an event's payload carries when it needs no read: when the write just before
+/// the event inserted its inquiry, that inquiry as stored.
+fn known_snapshot(event: &NewEvent, previous: Option<&Write>) -> Option<ObjectSnapshot> {
+    match previous {
         Some(Write::InsertInquiry(inquiry))
             if event.object_type == "inquiry" && inquiry.id.as_str() == event.object_id =>
         {
             Some(ObjectSnapshot::Inquiry(Box::new(as_inserted(inquiry))))
         }
-        _ => snapshot_of(conn, event.object_type, &event.object_id)?,
-    };
-    let payload = super::sqlite::StoredEventPayload {
+        _ => None,
+    }
+}
+
+/// An event's stored payload (JSON): its object's snapshot and the status it left.
+fn event_payload(event: &NewEvent, object: Option<ObjectSnapshot>) -> Result<String, StoreError> {
+    json(&super::sqlite::StoredEventPayload {
         object,
         previous_status: event.previous_status.map(str::to_owned),
+    })
+}
+
+/// Appends an event with its object's snapshot and queues it for every enabled webhook that
+/// subscribes to its name; returns how many deliveries it queued. `rendered` is the payload when
+/// it was rendered before (see [`known_snapshot`]); otherwise the snapshot is read here.
+fn insert_event(
+    conn: &Connection,
+    event: &NewEvent,
+    rendered: Option<&str>,
+) -> Result<u64, StoreError> {
+    let read;
+    let payload = match rendered {
+        Some(payload) => payload,
+        None => {
+            read = event_payload(
+                event,
+                snapshot_of(conn, event.object_type, &event.object_id)?,
+            )?;
+            read.as_str()
+        }
     };
     let created_at = to_millis(event.created_at);
     run(
@@ -890,7 +945,7 @@ fn insert_event(
             event.object_type,
             event.object_id,
             event.inquiry_id.as_ref().map(|id| id.as_str()),
-            json(&payload)?,
+            payload,
             created_at,
         ],
     )?;

@@ -5,14 +5,15 @@
 //! create benchmark.
 //!
 //! Accounts are never changed or deleted once written, so only another process could make a
-//! cached one wrong. Keys are revoked on other connections: by `verity api-key revoke` in another process, or by
-//! the store's own `revoke_api_key` on the sqlx pool. The writer reads `PRAGMA data_version` at
-//! the start of each of its transactions, which changes exactly when another connection
-//! committed, and then bumps a generation; a cache's own generation is bumped when this store
-//! stamps a key's last use or revokes a key. A cached key is used only while its
-//! generation is current and the writer looked within [`FRESH_FOR`]: so a key revoked by another
-//! process is refused at most that long after the revocation committed (one revoked by this
-//! process, at once), and an idle server (no transactions, so no looks) reads the table.
+//! cached one wrong; the accounts this store inserts are cached from their commit on. Keys are
+//! revoked on other connections: by `verity api-key revoke` in another process, or by the
+//! store's own `revoke_api_key` on the sqlx pool. The writer reads `PRAGMA data_version` at the
+//! start of each of its transactions, which changes exactly when another connection committed,
+//! and then bumps a generation; a cache's own generation is bumped when this store stamps a key's
+//! last use or revokes a key. A cached row is used only while its generation is current and the
+//! writer looked within [`FRESH_FOR`]: so a key revoked by another process is refused at most
+//! that long after the revocation committed (one revoked by this process, at once), and an idle
+//! server (no transactions, so no looks) reads the table.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

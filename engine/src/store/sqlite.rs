@@ -6,7 +6,7 @@ use super::{
     EventFilter, IdempotencyClaim, InquiryFilter, Page, PageRequest, ReplayFrom, Store, StoreError,
     Write,
 };
-use crate::clock::{from_millis, to_millis};
+use crate::clock::{from_millis, id_millis, to_millis};
 use crate::records::{
     AccountRecord, ApiKeyRecord, DocumentRecord, DueDelivery, EventRecord, InquiryRecord,
     ObjectSnapshot, SessionRecord, TemplateVersionRecord, VerificationRecord, WebhookAttemptRecord,
@@ -90,17 +90,7 @@ impl SqliteStore {
     /// The row (if any) that `sql` selects with one text parameter, mapped to a record. Point
     /// reads by key run on a read connection of [`ReadConnections`] right here: an indexed
     /// lookup takes microseconds, less than handing it to another thread and back.
-    async fn optional_by<T>(
-        &self,
-        sql: &'static str,
-        key: &str,
-        map: fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
-    ) -> Result<Option<T>, StoreError> {
-        self.read_optional(sql, key, map)
-    }
-
-    /// [`SqliteStore::optional_by`], for callers that are not async.
-    fn read_optional<T>(
+    fn optional_by<T>(
         &self,
         sql: &'static str,
         key: &str,
@@ -424,37 +414,32 @@ fn push_inquiry_filter(query: &mut QueryBuilder<Sqlite>, filter: &InquiryFilter)
             .push_bind(template_id.to_string());
     }
     // Through the primary key: an inquiry's id carries its creation time (give or take
-    // [`ID_TIME_SLACK_MILLIS`]); `created_at` keeps the bounds exact.
+    // [`ID_TIME_SLACK`]); `created_at` keeps the bounds exact.
     if let Some(after) = filter.created_after {
-        let after = to_millis(after);
         query
             .push(" AND created_at > ")
-            .push_bind(after)
+            .push_bind(to_millis(after))
             .push(" AND id >= ")
-            .push_bind(id_bound(InquiryId::PREFIX, after - ID_TIME_SLACK_MILLIS));
+            .push_bind(id_bound(InquiryId::PREFIX, after - ID_TIME_SLACK));
     }
     if let Some(before) = filter.created_before {
-        let before = to_millis(before);
+        let just_after = before + ID_TIME_SLACK + time::Duration::milliseconds(1);
         query
             .push(" AND created_at < ")
-            .push_bind(before)
+            .push_bind(to_millis(before))
             .push(" AND id < ")
-            .push_bind(id_bound(
-                InquiryId::PREFIX,
-                before + ID_TIME_SLACK_MILLIS + 1,
-            ));
+            .push_bind(id_bound(InquiryId::PREFIX, just_after));
     }
 }
 
 /// How far the time an inquiry's or event's id carries may be from its `created_at`: ids made
 /// since session 7 carry exactly the millisecond of `created_at`; older ones, the machine's clock
 /// when the id was made, just after `created_at` was read.
-const ID_TIME_SLACK_MILLIS: i64 = 60_000;
+const ID_TIME_SLACK: time::Duration = time::Duration::minutes(1);
 
-/// The smallest id with `prefix` that a record created at `millis` (or later) can have.
-fn id_bound(prefix: &str, millis: i64) -> String {
-    let millis = u64::try_from(millis).unwrap_or(0);
-    format!("{prefix}{}", domain::ids::suffix_bound(millis))
+/// The smallest id with `prefix` that a record created at `at` (or later) can have.
+fn id_bound(prefix: &str, at: OffsetDateTime) -> String {
+    format!("{prefix}{}", domain::ids::suffix_bound(id_millis(at)))
 }
 
 /// The WHERE terms (after `WHERE 1 = 1`) of an event list's filter.
@@ -491,15 +476,12 @@ fn push_replay_select(
         .push_bind(webhook_id.to_string());
     match from {
         ReplayFrom::Event(id) => query.push(" AND e.id >= ").push_bind(id.to_string()),
-        ReplayFrom::Time(at) => {
-            let at = to_millis(*at);
-            // An event's id carries its creation time: the primary key finds the first ones.
-            query
-                .push(" AND e.created_at >= ")
-                .push_bind(at)
-                .push(" AND e.id >= ")
-                .push_bind(id_bound(EventId::PREFIX, at - ID_TIME_SLACK_MILLIS))
-        }
+        // An event's id carries its creation time: the primary key finds the first ones.
+        ReplayFrom::Time(at) => query
+            .push(" AND e.created_at >= ")
+            .push_bind(to_millis(*at))
+            .push(" AND e.id >= ")
+            .push_bind(id_bound(EventId::PREFIX, *at - ID_TIME_SLACK)),
     };
     query.push(
         " AND EXISTS (SELECT 1 FROM json_each(w.enabled_events) WHERE value IN ('*', e.name))",
@@ -620,7 +602,6 @@ impl Store for SqliteStore {
         self.optional_by("SELECT * FROM inquiries WHERE id = ?", id.as_str(), |row| {
             inquiry_from_row(row)
         })
-        .await
     }
 
     async fn session_of(
@@ -713,7 +694,7 @@ impl Store for SqliteStore {
 
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         self.api_keys.get_or_read(key_hash, || {
-            self.read_optional(
+            self.optional_by(
                 "SELECT * FROM api_keys WHERE key_hash = ?",
                 key_hash,
                 |row| api_key_from_row(row),
@@ -743,7 +724,6 @@ impl Store for SqliteStore {
         self.optional_by("SELECT * FROM accounts WHERE id = ?", id.as_str(), |row| {
             account_from_row(row)
         })
-        .await
     }
 
     async fn account_by_reference(
@@ -751,7 +731,7 @@ impl Store for SqliteStore {
         reference_id: &str,
     ) -> Result<Option<AccountRecord>, StoreError> {
         self.accounts_by_reference.get_or_read(reference_id, || {
-            self.read_optional(
+            self.optional_by(
                 "SELECT * FROM accounts WHERE reference_id = ?",
                 reference_id,
                 |row| account_from_row(row),
@@ -797,21 +777,18 @@ impl Store for SqliteStore {
             id.as_str(),
             |row| verification_from_row(row),
         )
-        .await
     }
 
     async fn document(&self, id: &DocumentId) -> Result<Option<DocumentRecord>, StoreError> {
         self.optional_by("SELECT * FROM documents WHERE id = ?", id.as_str(), |row| {
             document_from_row(row)
         })
-        .await
     }
 
     async fn event(&self, id: &EventId) -> Result<Option<EventRecord>, StoreError> {
         self.optional_by("SELECT * FROM events WHERE id = ?", id.as_str(), |row| {
             event_from_row(row)
         })
-        .await
     }
 
     async fn list_events(
@@ -942,7 +919,6 @@ impl Store for SqliteStore {
         self.optional_by("SELECT * FROM webhooks WHERE id = ?", id.as_str(), |row| {
             webhook_from_row(row)
         })
-        .await
     }
 
     async fn list_webhooks(&self, page: &PageRequest) -> Result<Page<WebhookRecord>, StoreError> {

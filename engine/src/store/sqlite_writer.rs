@@ -274,7 +274,9 @@ fn run_writer(
 /// The group first runs without savepoints, since a savepoint makes SQLite copy every page the
 /// batch touches into a statement journal first (15 % of the writer's time in a profile). Guards
 /// hold almost always; when one fails, the transaction is rolled back and the group runs again
-/// with a savepoint per batch, so that only the failing batch is refused.
+/// with a savepoint per batch, so that only the failing batch is refused. A batch refused at its
+/// first write, when that write leaves nothing behind ([`leaves_nothing_when_refused`]), is
+/// refused alone without either.
 fn commit_group(
     conn: &mut Connection,
     batches: &[Batch],

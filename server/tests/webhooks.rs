@@ -1108,7 +1108,15 @@ async fn deliveries_to_a_closed_port_arrive_once_something_listens_there() {
         "{:?}",
         delivery.headers
     );
-    let attempts = app.attempts(&id, "").await;
+    // The attempt is recorded once the receiver's answer is back, just after it saw the request.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let attempts = loop {
+        let attempts = app.attempts(&id, "").await;
+        if attempts.len() >= 2 || tokio::time::Instant::now() >= deadline {
+            break attempts;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
     assert_eq!(attempts[0]["attributes"]["succeeded"], true, "{attempts:?}");
 }
 
